@@ -1,0 +1,10 @@
+//! `oncometry index` (shared/interface.md).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    Err(anyhow::anyhow!("`oncometry index` is not implemented yet"))
+}

@@ -1,0 +1,12 @@
+//! `oncometry measure` (shared/interface.md).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    Err(anyhow::anyhow!(
+        "`oncometry measure` is not implemented yet"
+    ))
+}

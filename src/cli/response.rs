@@ -1,0 +1,12 @@
+//! `oncometry response` (shared/interface.md).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    Err(anyhow::anyhow!(
+        "`oncometry response` is not implemented yet"
+    ))
+}

@@ -1,0 +1,12 @@
+//! `oncometry survival` (shared/interface.md).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    Err(anyhow::anyhow!(
+        "`oncometry survival` is not implemented yet"
+    ))
+}

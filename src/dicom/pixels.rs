@@ -1,0 +1,1 @@
+//! Decoding one source image (for key images). Owned by issue 8.

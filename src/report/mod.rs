@@ -1,0 +1,1 @@
+//! Output: CSV / JSON writers, SVG plots and the self-contained HTML report.

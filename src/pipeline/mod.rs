@@ -3,3 +3,4 @@
 
 pub mod clinical;
 pub mod config;
+pub mod runlog;

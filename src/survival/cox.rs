@@ -317,8 +317,8 @@ fn newton_raphson(d: &Sorted, scale: &[f64], opts: &CoxOptions) -> NrResult {
             best = newlk;
             let mut step = u.clone();
             last_ldl.solve(&mut step);
+            beta.copy_from_slice(&newbeta);
             for i in 0..p {
-                beta[i] = newbeta[i];
                 newbeta[i] += step[i];
             }
         }

@@ -5,6 +5,9 @@
 //! [`median_follow_up`], [`log_rank`], [`cox`] with a [`Design`] of named covariates, and
 //! [`input::Table`] to read a CSV with missing values dropped and counted.
 
+// Index loops over coefficients mirror the matrix algebra (and R's C code) they implement.
+#![allow(clippy::needless_range_loop)]
+
 mod concordance;
 mod cox;
 mod data;

@@ -632,3 +632,623 @@ fn golden_logrank_every_number() {
     }
     assert_eq!(checked, 10, "every log-rank reference entry is checked");
 }
+
+// ------------------------------------------------------------------ median follow-up
+
+/// Reverse Kaplan–Meier; expected values from R 4.2.2 / survival 3.5-3:
+/// `summary(survfit(Surv(time, 1 - status) ~ 1, data = d))$table` on the fixtures' data.
+#[test]
+fn median_follow_up_matches_r_reverse_km() {
+    for (case, time, event, want) in [
+        (
+            "lung_sex",
+            "time",
+            "status",
+            (Some(588.0), Some(511.0), Some(1010.0)),
+        ),
+        (
+            "ovarian_small",
+            "futime",
+            "fustat",
+            (Some(803.0), Some(769.0), None),
+        ),
+    ] {
+        let t = table(case);
+        let sel = t.select(&[time, event]).expect("select");
+        let d = sel.surv(time, event).expect("surv");
+        let m = oncometry::survival::median_follow_up(d.time(), d.event()).expect("mfu");
+        assert_eq!((m.time, m.lower, m.upper), want, "{case}");
+    }
+}
+
+// ------------------------------------------------------------------ the command line
+
+fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = oncometry().args(args).output().expect("run oncometry");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn data_arg(case: &str) -> String {
+    case_dir(case).join("data.csv").display().to_string()
+}
+
+#[test]
+fn cli_cox_json_matches_r_and_keeps_formula_order() {
+    let data = data_arg("lung_sex");
+    let (code, out, err) = run_cli(&[
+        "survival",
+        "cox",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariate",
+        "age",
+        "--categorical",
+        "sex:male",
+        "--covariate",
+        "ph_ecog",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).expect("json");
+    let r = reference("lung_sex");
+    let c = &r["cox"][0];
+    for key in [
+        "n",
+        "events",
+        "n_dropped",
+        "ties",
+        "coefficients",
+        "loglik",
+        "tests",
+        "concordance",
+        "warnings",
+        "zph",
+    ] {
+        assert!(j.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(j["ties"], "efron");
+    let terms: Vec<&str> = arr(&j["coefficients"])
+        .iter()
+        .map(|t| t["term"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(terms, ["age", "sexfemale", "ph_ecog"]);
+    for (k, t) in arr(&j["coefficients"]).iter().enumerate() {
+        for (ours, theirs) in [
+            ("coef", "coef"),
+            ("se", "se"),
+            ("hr", "hr"),
+            ("ci_lower", "hr_lower95"),
+            ("ci_upper", "hr_upper95"),
+            ("z", "z"),
+            ("p", "p"),
+        ] {
+            close(
+                &format!("cli {ours}[{k}]"),
+                num(&t[ours]).expect("n"),
+                num(&c[theirs][k]).expect("r"),
+                1e-6,
+            );
+        }
+    }
+    close(
+        "cli loglik",
+        num(&j["loglik"][1]).expect("ll"),
+        num(&c["loglik"]).expect("ll"),
+        1e-9,
+    );
+    close(
+        "cli lr",
+        num(&j["tests"]["lr"]["stat"]).expect("lr"),
+        num(&c["lrt"]["stat"]).expect("lr"),
+        1e-6,
+    );
+    close(
+        "cli c",
+        num(&j["concordance"]["c"]).expect("c"),
+        num(&c["concordance"]["c"]).expect("c"),
+        1e-9,
+    );
+}
+
+#[test]
+fn cli_per_unit_scales_the_coefficient() {
+    let data = data_arg("lung_sex");
+    let (code, out, err) = run_cli(&[
+        "survival",
+        "cox",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariate",
+        "age:per=10",
+        "--categorical",
+        "sex:male",
+        "--covariate",
+        "ph_ecog",
+        "--ties",
+        "breslow",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).expect("json");
+    let c = &reference("lung_sex")["cox"][1];
+    assert_eq!(c["ties"], "breslow");
+    let age = &j["coefficients"][0];
+    assert_eq!(age["term"], "age");
+    assert_eq!(num(&age["per"]), Some(10.0));
+    let b = num(&c["coef"][0]).expect("coef");
+    close(
+        "age per 10 coef",
+        num(&age["coef"]).expect("c"),
+        10.0 * b,
+        1e-6,
+    );
+    close(
+        "age per 10 hr",
+        num(&age["hr"]).expect("hr"),
+        (10.0 * b).exp(),
+        1e-6,
+    );
+    close(
+        "age per 10 se",
+        num(&age["se"]).expect("se"),
+        10.0 * num(&c["se"][0]).expect("se"),
+        1e-6,
+    );
+    close(
+        "age per 10 p",
+        num(&age["p"]).expect("p"),
+        num(&c["p"][0]).expect("p"),
+        1e-6,
+    );
+    close(
+        "sexfemale unchanged",
+        num(&j["coefficients"][1]["coef"]).expect("c"),
+        num(&c["coef"][1]).expect("c"),
+        1e-6,
+    );
+}
+
+#[test]
+fn cli_km_and_logrank_json_match_r() {
+    let data = data_arg("veteran_celltype");
+    let (code, out, err) = run_cli(&[
+        "survival",
+        "km",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--group",
+        "trt",
+        "--conf-type",
+        "log-log",
+        "--times",
+        "30,90",
+        "--rmst-tau",
+        "365",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).expect("json");
+    let k = &reference("veteran_celltype")["km"][1];
+    for (gi, g) in arr(&j["groups"]).iter().enumerate() {
+        let c = &k["curves"][gi];
+        assert_eq!(g["group"], c["group"]);
+        for key in [
+            "group", "n", "events", "table", "median", "at_times", "rmst",
+        ] {
+            assert!(g.get(key).is_some(), "km key {key}");
+        }
+        let row = &g["table"][3];
+        for key in [
+            "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper",
+        ] {
+            assert!(row.get(key).is_some(), "km row key {key}");
+        }
+        close(
+            "cli km lower",
+            num(&row["lower"]).expect("l"),
+            num(&c["lower_loglog"][3]).expect("l"),
+            1e-9,
+        );
+        assert_eq!(num(&g["median"]["time"]), num(&c["median"]));
+        assert_eq!(num(&g["median"]["lower"]), num(&c["median_lower_loglog"]));
+        assert_eq!(num(&g["median"]["upper"]), num(&c["median_upper_loglog"]));
+        close(
+            "cli rmst",
+            num(&g["rmst"]["value"]).expect("r"),
+            num(&c["rmst"]["rmean"]).expect("r"),
+            1e-9,
+        );
+        assert_eq!(arr(&g["at_times"]).len(), 2);
+    }
+    let (code, out, err) = run_cli(&[
+        "survival", "logrank", "--data", &data, "--time", "time", "--event", "status", "--group",
+        "celltype",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).expect("json");
+    let l = &reference("veteran_celltype")["logrank"][0];
+    close(
+        "cli logrank chisq",
+        num(&j["chisq"]).expect("c"),
+        num(&l["chisq"]).expect("c"),
+        1e-9,
+    );
+    assert_eq!(j["df"], 3);
+    // R's factor order of the values present: adeno, large, smallcell, squamous.
+    let groups: Vec<&str> = arr(&j["groups"])
+        .iter()
+        .map(|g| g["group"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(groups, ["adeno", "large", "smallcell", "squamous"]);
+    for g in arr(&j["groups"]) {
+        let k = arr(&l["groups"])
+            .iter()
+            .position(|x| x == &g["group"])
+            .expect("group");
+        close(
+            "cli observed",
+            num(&g["observed"]).expect("o"),
+            num(&l["observed"][k]).expect("o"),
+            1e-9,
+        );
+        close(
+            "cli expected",
+            num(&g["expected"]).expect("e"),
+            num(&l["expected"][k]).expect("e"),
+            1e-9,
+        );
+    }
+}
+
+#[test]
+fn cli_stratified_peto_and_tables() {
+    let data = data_arg("pbc_strata");
+    let (code, out, err) = run_cli(&[
+        "survival", "logrank", "--data", &data, "--time", "time", "--event", "death", "--group",
+        "trt", "--strata", "edema",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).expect("json");
+    let l = &reference("pbc_strata")["logrank"][1];
+    assert_eq!(l["strata"], "edema");
+    close(
+        "stratified chisq",
+        num(&j["chisq"]).expect("c"),
+        num(&l["chisq"]).expect("c"),
+        1e-9,
+    );
+
+    let lung = data_arg("lung_sex");
+    let (code, out, err) = run_cli(&[
+        "survival", "logrank", "--data", &lung, "--time", "time", "--event", "status", "--group",
+        "sex", "--rho", "1", "--format", "table",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Peto") && out.contains("Chisq = 12.27"),
+        "{out}"
+    );
+    let (code, out, err) = run_cli(&[
+        "survival",
+        "cox",
+        "--data",
+        &lung,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--categorical",
+        "sex:male",
+        "--format",
+        "table",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "sexfemale",
+        "exp(coef)",
+        "lower .95",
+        "Concordance",
+        "Likelihood ratio test",
+        "GLOBAL",
+    ] {
+        assert!(out.contains(want), "cox table lacks {want}:\n{out}");
+    }
+    let (code, out, err) = run_cli(&[
+        "survival", "km", "--data", &lung, "--time", "time", "--event", "status", "--group", "sex",
+        "--format", "table",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("sex=male") && out.contains("median") && out.contains("270"),
+        "{out}"
+    );
+}
+
+#[test]
+fn cli_monotone_likelihood_warns_and_hides_the_hr() {
+    let data = data_arg("monotone_likelihood");
+    let args = [
+        "survival",
+        "cox",
+        "--data",
+        data.as_str(),
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--categorical",
+        "group:A",
+        "--covariate",
+        "x",
+    ];
+    let (code, out, err) = run_cli(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("monotone likelihood"), "{err}");
+    let j: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(j["coefficients"][0]["may_be_infinite"], true);
+    assert!(
+        arr(&j["warnings"])
+            .iter()
+            .any(|w| w.as_str().unwrap_or("").contains("groupB"))
+    );
+    let mut t = args.to_vec();
+    t.extend(["--format", "table"]);
+    let (_, out, _) = run_cli(&t);
+    assert!(out.contains("diverges"), "{out}");
+}
+
+// ------------------------------------------------------------------ bad input
+
+fn temp_csv(text: &str) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().expect("tmp");
+    f.write_all(text.as_bytes()).expect("write");
+    f
+}
+
+#[test]
+fn missing_values_are_dropped_and_counted() {
+    let f = temp_csv(
+        "t,e,g,x\n1,1,a,0.5\n2,NA,a,1\n3,1,b,\n4,0,b,2\n5,1,a,0.1\n,1,b,3\n6,1,b,1.5\n7,0,a,0.2\n",
+    );
+    let p = f.path().display().to_string();
+    let (code, out, err) = run_cli(&[
+        "survival", "km", "--data", &p, "--time", "t", "--event", "e", "--group", "g",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        j["n_dropped"], 2,
+        "rows with missing t or e (x is unused here)"
+    );
+    let n: u64 = arr(&j["groups"])
+        .iter()
+        .map(|g| g["n"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(n, 6);
+    let (code, out, err) = run_cli(&[
+        "survival",
+        "cox",
+        "--data",
+        &p,
+        "--time",
+        "t",
+        "--event",
+        "e",
+        "--covariate",
+        "x",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(j["n_dropped"], 3);
+    assert_eq!(j["n"], 5);
+}
+
+#[track_caller]
+fn expect_error(csv: &str, args: &[&str], code: i32, needles: &[&str]) {
+    let f = temp_csv(csv);
+    let p = f.path().display().to_string();
+    let mut a = vec!["survival"];
+    a.extend_from_slice(&args[..1]);
+    a.extend(["--data", p.as_str()]);
+    a.extend_from_slice(&args[1..]);
+    let (got, out, err) = run_cli(&a);
+    assert_eq!(got, code, "exit code for {args:?}: stderr {err}");
+    assert!(out.is_empty(), "no data on stdout on error: {out}");
+    assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks '{n}': {err}");
+    }
+}
+
+const OK_CSV: &str = "t,e,g,x\n1,1,a,0.5\n2,0,a,1\n3,1,b,0.3\n4,0,b,2\n5,1,a,0.1\n6,1,b,1.5\n";
+
+#[test]
+fn negative_time_is_an_error_naming_row() {
+    expect_error(
+        "t,e,g\n1,1,a\n-2,1,b\n3,0,b\n",
+        &["km", "--time", "t", "--event", "e"],
+        3,
+        &["'t'", "row 2", "negative"],
+    );
+}
+
+#[test]
+fn event_not_zero_one_is_an_error_naming_row() {
+    expect_error(
+        "t,e,g\n1,1,a\n2,2,b\n3,0,b\n",
+        &["logrank", "--time", "t", "--event", "e", "--group", "g"],
+        3,
+        &["'e'", "row 2", "0 (censored) or 1"],
+    );
+}
+
+#[test]
+fn non_numeric_value_is_an_error_naming_row() {
+    expect_error(
+        "t,e,g,x\n1,1,a,0.5\n2,1,b,high\n3,0,b,1\n",
+        &["cox", "--time", "t", "--event", "e", "--covariate", "x"],
+        3,
+        &["'x'", "row 2", "high"],
+    );
+}
+
+#[test]
+fn single_level_factor_is_an_error() {
+    expect_error(
+        "t,e,g\n1,1,a\n2,1,a\n3,0,a\n",
+        &["cox", "--time", "t", "--event", "e", "--categorical", "g:a"],
+        3,
+        &["'g'", "single level"],
+    );
+    expect_error(
+        "t,e,g\n1,1,a\n2,1,a\n3,0,a\n",
+        &["logrank", "--time", "t", "--event", "e", "--group", "g"],
+        3,
+        &["single level"],
+    );
+}
+
+#[test]
+fn zero_events_is_an_error() {
+    expect_error(
+        "t,e,g,x\n1,0,a,1\n2,0,b,2\n3,0,b,3\n",
+        &["cox", "--time", "t", "--event", "e", "--covariate", "x"],
+        3,
+        &["no events"],
+    );
+    expect_error(
+        "t,e,g,x\n1,0,a,1\n2,0,b,2\n3,0,b,3\n",
+        &["logrank", "--time", "t", "--event", "e", "--group", "g"],
+        3,
+        &["no events"],
+    );
+}
+
+#[test]
+fn unknown_column_is_a_usage_error() {
+    expect_error(
+        OK_CSV,
+        &["cox", "--time", "t", "--event", "e", "--covariate", "age"],
+        2,
+        &["unknown column 'age'"],
+    );
+    expect_error(
+        OK_CSV,
+        &["km", "--time", "time", "--event", "e"],
+        2,
+        &["unknown column 'time'"],
+    );
+}
+
+#[test]
+fn unknown_reference_level_and_bad_specs_are_usage_errors() {
+    expect_error(
+        OK_CSV,
+        &[
+            "cox",
+            "--time",
+            "t",
+            "--event",
+            "e",
+            "--categorical",
+            "g:zzz",
+        ],
+        2,
+        &["'zzz'", "a, b"],
+    );
+    expect_error(
+        OK_CSV,
+        &["cox", "--time", "t", "--event", "e", "--categorical", "g"],
+        2,
+        &["COL:REFLEVEL"],
+    );
+    expect_error(
+        OK_CSV,
+        &[
+            "cox",
+            "--time",
+            "t",
+            "--event",
+            "e",
+            "--covariate",
+            "x:per=0",
+        ],
+        2,
+        &["per=0"],
+    );
+    expect_error(
+        OK_CSV,
+        &["logrank", "--time", "t", "--event", "e"],
+        2,
+        &["--group"],
+    );
+    expect_error(
+        OK_CSV,
+        &["km", "--time", "t", "--event", "e", "--covariate", "x"],
+        2,
+        &["does not apply"],
+    );
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let (code, _, err) = run_cli(&[
+        "survival",
+        "km",
+        "--data",
+        "/nonexistent/x.csv",
+        "--time",
+        "t",
+        "--event",
+        "e",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/x.csv"), "{err}");
+}
+
+#[test]
+fn library_rejects_invalid_input_with_typed_errors() {
+    use oncometry::survival::{SurvData, SurvError};
+    assert!(matches!(
+        SurvData::new(vec![1.0, -1.0], vec![true, false]),
+        Err(SurvError::NegativeTime { row: 2, .. })
+    ));
+    assert!(matches!(
+        SurvData::new(vec![1.0, f64::NAN], vec![true, false]),
+        Err(SurvError::NonFiniteTime { row: 2, .. })
+    ));
+    assert!(matches!(
+        SurvData::from_codes(vec![1.0, 2.0], &[1.0, 0.5]),
+        Err(SurvError::BadEvent { row: 2, .. })
+    ));
+    assert!(matches!(
+        SurvData::new(vec![1.0], vec![true, false]),
+        Err(SurvError::LengthMismatch { .. })
+    ));
+    let d = SurvData::new(vec![1.0, 2.0, 3.0], vec![true, true, false]).expect("data");
+    let design = Design::new(3).continuous("x", &[1.0, 1.0, 1.0]);
+    assert!(matches!(design, Err(SurvError::ConstantCovariate { .. })));
+    // Collinear covariates: x2 = 2·x1.
+    let design = Design::new(3)
+        .continuous("x1", &[1.0, 2.0, 4.0])
+        .and_then(|d| d.continuous("x2", &[2.0, 4.0, 8.0]))
+        .expect("design");
+    assert!(matches!(
+        cox(&d, &design, &CoxOptions::default()),
+        Err(SurvError::Collinear { .. })
+    ));
+}

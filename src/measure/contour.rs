@@ -8,7 +8,7 @@
 //! rasterisation that the mask path already offers.
 
 use super::geometry::{V3, comb, cross, dot, finite3, norm, sub};
-use super::hull::{axes_from_hull_mm, diameter_f, hull_f};
+use super::hull::{antipodal_f, best_axes, hull_f};
 use super::mask::{SliceAxes, better};
 use super::{ContourLesion, MeasureError, MeasureOptions, Measurement};
 
@@ -126,6 +126,7 @@ pub(crate) fn measure_contours_in(
     let mut best: Option<SliceAxes> = None;
     let mut pts: Vec<[f64; 2]> = Vec::new();
     let mut hull: Vec<[f64; 2]> = Vec::new();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < by_pos.len() {
         let start = by_pos[i].0;
@@ -143,8 +144,8 @@ pub(crate) fn measure_contours_in(
         let pos = sum / (j - i) as f64;
         i = j;
         hull_f(&mut pts, &mut hull);
-        let (_, a, b) = diameter_f(&hull);
-        let ax = axes_from_hull_mm(&hull, hull[a], hull[b]);
+        antipodal_f(&hull, &mut pairs);
+        let ax = best_axes(&hull, &pairs);
         let k = pos - dot(origin, normal);
         let to3 = |p: [f64; 2]| {
             let q = comb(origin, p[0], e1, p[1], e2);

@@ -54,26 +54,21 @@ pub(crate) fn hull_f(pts: &mut Vec<[f64; 2]>, out: &mut Vec<[f64; 2]>) {
     chain(pts, out, |o, a, b| cross_f(o, a, b) > 0.0);
 }
 
-/// The farthest pair of a convex polygon given counter-clockwise: rotating calipers over
-/// the antipodal pairs, O(h). `area(i, j, k)` is twice the signed area of the triangle,
-/// `d2(i, j)` the squared distance in mm. Returns (d², i, j).
+/// Antipodal pairs of a convex polygon given counter-clockwise (rotating calipers, O(h)):
+/// every farthest pair is among them. `area(i, j, k)` is twice the signed area of the
+/// triangle. Pairs go to `out` (cleared first).
 fn calipers<A: PartialOrd + Copy>(
     h: usize,
     area: impl Fn(usize, usize, usize) -> A,
-    d2: impl Fn(usize, usize) -> f64,
-) -> (f64, usize, usize) {
+    out: &mut Vec<(usize, usize)>,
+) {
+    out.clear();
     match h {
-        0 | 1 => return (0.0, 0, 0),
-        2 => return (d2(0, 1), 0, 1),
+        0 => return,
+        1 => return out.push((0, 0)),
+        2 => return out.push((0, 1)),
         _ => {}
     }
-    let mut best = (f64::NEG_INFINITY, 0, 0);
-    let consider = |i: usize, j: usize, best: &mut (f64, usize, usize)| {
-        let d = d2(i, j);
-        if d > best.0 {
-            *best = (d, i, j);
-        }
-    };
     let mut j = 1;
     // The walk of j is monotone, so it advances at most about 2h times overall; the guard
     // only protects against a non-convex input (float noise in contours).
@@ -89,43 +84,47 @@ fn calipers<A: PartialOrd + Copy>(
                 break;
             }
         }
-        consider(i, j, &mut best);
-        consider(i1, j, &mut best);
+        out.push((i, j));
+        out.push((i1, j));
         // An edge parallel to (i, i1) on the far side: both of its ends are antipodal.
         let j1 = (j + 1) % h;
         if area(i, i1, j1) >= area(i, i1, j) {
-            consider(i, j1, &mut best);
-            consider(i1, j1, &mut best);
+            out.push((i, j1));
+            out.push((i1, j1));
         }
     }
-    best
 }
 
-/// Diameter of an integer hull (doubled half-pixel coordinates `[y2, x2]`), distances
-/// scaled by `[dy, dx]` mm per unit of `y2`, `x2` (i.e. half the pixel spacing).
-pub(crate) fn diameter_i(h: &[[i64; 2]], scale: [f64; 2]) -> (f64, usize, usize) {
-    calipers(
-        h.len(),
-        |i, j, k| cross_i(h[i], h[j], h[k]),
-        |i, j| {
-            let a = (h[i][0] - h[j][0]) as f64 * scale[0];
-            let b = (h[i][1] - h[j][1]) as f64 * scale[1];
-            a * a + b * b
-        },
-    )
+/// Antipodal pairs of an integer hull (exact orientation tests).
+pub(crate) fn antipodal_i(h: &[[i64; 2]], out: &mut Vec<(usize, usize)>) {
+    calipers(h.len(), |i, j, k| cross_i(h[i], h[j], h[k]), out);
 }
 
-/// Diameter of a `f64` hull in mm.
-pub(crate) fn diameter_f(h: &[[f64; 2]]) -> (f64, usize, usize) {
-    calipers(
-        h.len(),
-        |i, j, k| cross_f(h[i], h[j], h[k]),
-        |i, j| {
-            let a = h[i][0] - h[j][0];
-            let b = h[i][1] - h[j][1];
-            a * a + b * b
-        },
-    )
+/// Antipodal pairs of a `f64` hull.
+pub(crate) fn antipodal_f(h: &[[f64; 2]], out: &mut Vec<(usize, usize)>) {
+    calipers(h.len(), |i, j, k| cross_f(h[i], h[j], h[k]), out);
+}
+
+/// Two long axes within this (mm) are equally long; the larger short axis wins.
+pub(crate) const TIE_MM: f64 = 1e-9;
+
+/// Long and short axis of a hull in mm from its antipodal pairs: the longest pair; among
+/// equally long pairs (symmetric lesions have several), the one with the larger short axis
+/// (the bidirectional reading a reader would pick; Cornerstone's rule across slices).
+pub(crate) fn best_axes(hull: &[[f64; 2]], pairs: &[(usize, usize)]) -> Axes2 {
+    let d = |&(i, j): &(usize, usize)| {
+        let (a, b) = (hull[i], hull[j]);
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+    };
+    let lmax = pairs.iter().map(d).fold(0.0, f64::max);
+    let mut best: Option<Axes2> = None;
+    for p in pairs.iter().filter(|p| d(p) >= lmax - TIE_MM) {
+        let ax = axes_from_hull_mm(hull, hull[p.0], hull[p.1]);
+        if best.is_none_or(|b| ax.short_mm > b.short_mm + TIE_MM) {
+            best = Some(ax);
+        }
+    }
+    best.unwrap_or_else(|| axes_from_hull_mm(hull, hull[0], hull[0]))
 }
 
 /// Long and short axis of a point set given by its hull vertices in in-plane mm.
@@ -209,8 +208,13 @@ mod tests {
         let mut h = vec![];
         hull_i(&pts, &mut h);
         assert_eq!(h.len(), 4);
-        let (d2, _, _) = diameter_i(&h, [1.0, 1.0]);
-        assert!((d2 - 8.0).abs() < 1e-12);
+        let mut pairs = vec![];
+        antipodal_i(&h, &mut pairs);
+        let mm: Vec<[f64; 2]> = h.iter().map(|p| [p[0] as f64, p[1] as f64]).collect();
+        let ax = best_axes(&mm, &pairs);
+        assert!((ax.long_mm - 8f64.sqrt()).abs() < 1e-12);
+        // Both diagonals tie; either gives the other diagonal's width.
+        assert!((ax.short_mm - 8f64.sqrt()).abs() < 1e-12);
     }
 
     #[test]
@@ -225,8 +229,12 @@ mod tests {
             let want = brute(&pts);
             let mut h = vec![];
             hull_f(&mut pts, &mut h);
-            let (d2, _, _) = diameter_f(&h);
-            assert!((d2.sqrt() - want).abs() < 1e-12, "n = {n}");
+            let mut pairs = vec![];
+            antipodal_f(&h, &mut pairs);
+            assert!(
+                (best_axes(&h, &pairs).long_mm - want).abs() < 1e-12,
+                "n = {n}"
+            );
         }
     }
 
@@ -235,8 +243,9 @@ mod tests {
         let mut pts = vec![[0.0, 0.0], [4.0, 0.0], [4.0, 0.0001], [0.0, 0.0001]];
         let mut h = vec![];
         hull_f(&mut pts, &mut h);
-        let (_, i, j) = diameter_f(&h);
-        let ax = axes_from_hull_mm(&h, h[i], h[j]);
+        let mut pairs = vec![];
+        antipodal_f(&h, &mut pairs);
+        let ax = best_axes(&h, &pairs);
         assert!((ax.long_mm - (16.0f64 + 1e-8).sqrt()).abs() < 1e-12);
         // Width of a w×h rectangle perpendicular to its diagonal: 2wh/√(w²+h²).
         let (w, hh) = (4.0f64, 0.0001f64);

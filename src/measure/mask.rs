@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use super::geometry::{V3, comb, cross, dot, norm, validate_grid};
-use super::hull::{Axes2, axes_from_hull_mm, diameter_i, hull_i};
+use super::hull::{Axes2, TIE_MM, antipodal_i, best_axes, hull_i};
 use super::points::{candidates, next_nonzero, next_zero, row_extent};
 use super::{MaskLesion, MaskSlice, MeasureError, MeasureOptions, Measurement, PointSet};
 
@@ -21,8 +21,6 @@ const PARALLEL_TOL: f64 = 1e-3;
 const GRID_TOL_PX: f64 = 0.05;
 /// Consecutive slices are adjacent (for 3D connectivity) up to this many slice spacings.
 const ADJACENT_SPACINGS: f64 = 1.5;
-/// Ties in length (mm) are broken by the short axis, then by the lower slice position.
-const TIE_MM: f64 = 1e-9;
 
 /// The long and short axis of one slice's point set, in patient mm.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +48,7 @@ pub struct Scratch {
     pts: Vec<[i64; 2]>,
     hull: Vec<[i64; 2]>,
     hull_mm: Vec<[f64; 2]>,
+    pairs: Vec<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -135,14 +134,14 @@ fn axes_of_rows(
         return None;
     }
     hull_i(s.pts, s.hull);
-    let (_, i, j) = diameter_i(s.hull, [dy / 2.0, dx / 2.0]);
+    antipodal_i(s.hull, s.pairs);
     s.hull_mm.clear();
     s.hull_mm.extend(
         s.hull
             .iter()
             .map(|p| [p[1] as f64 * dx / 2.0, p[0] as f64 * dy / 2.0]),
     );
-    Some(axes_from_hull_mm(s.hull_mm, s.hull_mm[i], s.hull_mm[j]))
+    Some(best_axes(s.hull_mm, s.pairs))
 }
 
 /// Borrow of the geometric part of `Scratch`, so runs can be read while hulls are built.
@@ -151,6 +150,7 @@ struct ScratchGeom<'a> {
     pts: &'a mut Vec<[i64; 2]>,
     hull: &'a mut Vec<[i64; 2]>,
     hull_mm: &'a mut Vec<[f64; 2]>,
+    pairs: &'a mut Vec<(usize, usize)>,
 }
 
 /// Long and short axis of one slice's whole mask (all components together): pyradiomics'
@@ -173,6 +173,7 @@ pub fn measure_slice(
         pts: &mut scratch.pts,
         hull: &mut scratch.hull,
         hull_mm: &mut scratch.hull_mm,
+        pairs: &mut scratch.pairs,
     };
     Ok(axes_of_rows(rows, point_set, frame.dx, frame.dy, &mut geom)
         .map(|ax| frame.slice_axes(&ax, frame.pos0)))
@@ -447,6 +448,7 @@ pub(crate) fn measure_mask_in(
         pts: &mut sc.pts,
         hull: &mut sc.hull,
         hull_mm: &mut sc.hull_mm,
+        pairs: &mut sc.pairs,
     };
     for plane in &sc.planes {
         let rows = &sc.rows[plane.rows.clone()];

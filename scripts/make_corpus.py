@@ -226,6 +226,10 @@ def ground_truth(labels, ct):
             voxelised_longest_slice_index=int(k) if k is not None else None,
             voxelised_longest_slice_sop_instance_uid=ct[k].SOPInstanceUID if k is not None else None,
             voxelised_endpoints_row_col=[list(map(int, ends[0])), list(map(int, ends[1]))] if ends else None,
+            seg_tracking_uid=uid(f"tracking-{les['label']}"),
+            sr_tracking_uid=uid(f"sr-tracking-{les['label']}"),
+            dcmqi_seg_tracking_uid=uid(f"dcmqi-tracking-{les['label']}"),
+            dcmqi_sr_tracking_uid=uid(f"dcmqi-sr-tracking-{les['label']}"),
             note="voxelised diameter = max distance between centres of mask voxels on one axial slice"))
     return gt
 
@@ -462,10 +466,18 @@ def write_sr_dcmqi(outdir, ct, gt):
             "TrackingUniqueIdentifier": uid(f"dcmqi-sr-tracking-{g['label']}"),
             "SourceSeriesForImageSegmentation": ct[0].SeriesInstanceUID,
             "segmentationSOPInstanceUID": seg.SOPInstanceUID,
-            "Finding": {"CodeValue": "108369006", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Neoplasm"},
+            "Finding": ({"CodeValue": "59441001", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Lymph node"}
+                        if LESIONS[i]["node"] else
+                        {"CodeValue": "108369006", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Neoplasm"}),
+            **({"FindingSite": {"CodeValue": {"Liver": "10200004", "Lung": "39607008"}[LESIONS[i]["organ"]],
+                                "CodingSchemeDesignator": "SCT", "CodeMeaning": LESIONS[i]["organ"]}}
+               if LESIONS[i]["organ"] else {}),
             "measurementItems": [
                 {"value": str(g["voxelised_longest_axial_diameter_mm"]),
                  "quantity": {"CodeValue": "103339001", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Long axis"},
+                 "units": {"CodeValue": "mm", "CodingSchemeDesignator": "UCUM", "CodeMeaning": "millimeter"}},
+                {"value": str(g["analytic_short_axis_mm"]),
+                 "quantity": {"CodeValue": "103340004", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Short axis"},
                  "units": {"CodeValue": "mm", "CodingSchemeDesignator": "UCUM", "CodeMeaning": "millimeter"}},
                 {"value": str(g["volume_mm3_voxelised"]),
                  "quantity": {"CodeValue": "118565006", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Volume"},
@@ -587,6 +599,20 @@ def copy_pydicom(outdir):
     for cand in ("LICENSE", "licenses/LICENSE"):
         if os.path.exists(os.path.join(lic, cand)):
             shutil.copy2(os.path.join(lic, cand), os.path.join(outdir, "LICENSE.pydicom"))
+    # What pydicom itself reads from each copied file (the peer reference for the index test).
+    ref = {}
+    for dirpath, _, names in os.walk(outdir):
+        for name in sorted(names):
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, outdir).replace(os.sep, "/")
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True, force=name not in ("README.txt", "LICENSE.pydicom"))
+                ref[rel] = {k: str(ds.get(k, "")) for k in ("PatientID", "StudyInstanceUID", "SeriesInstanceUID",
+                                                           "SOPInstanceUID", "Modality", "StudyDate")}
+            except Exception as exc:  # not DICOM
+                ref[rel] = {"error": type(exc).__name__}
+    with open(os.path.join(outdir, "pydicom_reference.json"), "w") as f:
+        json.dump(ref, f, indent=0, sort_keys=True)
     return dict(files=PYDICOM_FILES + ["dicomdirtests/"], pydicom=pydicom.__version__)
 
 

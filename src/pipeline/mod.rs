@@ -1,2 +1,4 @@
 //! `oncometry run`: the whole job, plus what makes it safe to run unattended every night
 //! (incremental manifest, quarantine, locking, atomic writes, sharding and merge).
+
+pub mod measure_stage;

@@ -3,4 +3,5 @@
 
 pub mod clinical;
 pub mod config;
+pub mod measure_stage;
 pub mod runlog;

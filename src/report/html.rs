@@ -50,7 +50,7 @@ figure.plot svg { max-width: 100%; height: auto; border: 1px solid #e3e6ea; }
 .gallery-row figure { margin: 0; border: 1px solid #d0d4da; padding: 6px; background: #fafafa; }
 .gallery-row img { display: block; max-width: 260px; height: auto; image-rendering: pixelated; }
 .gallery-row figcaption { font-size: 12px; color: #333333; max-width: 260px; }
-.missing-image { width: 220px; height: 120px; display: flex; align-items: center; justify-content: center; text-align: center; font-size: 12px; color: #B00020; background: #fdecee; }
+.missing-image { width: 220px; min-height: 120px; padding: 6px; box-sizing: border-box; overflow-wrap: anywhere; display: flex; align-items: center; justify-content: center; text-align: center; font-size: 12px; color: #B00020; background: #fdecee; }
 .scroll { max-height: 520px; overflow: auto; }
 footer { margin-top: 40px; color: #666666; font-size: 12px; }
 "#;
@@ -68,6 +68,7 @@ pub fn render_report(input: &ReportInput<'_>) -> String {
         t = xml(input.title)
     );
     toc(&mut h, input);
+    warnings_summary(&mut h, input.endpoints);
     data_quality(&mut h, input);
     response_section(&mut h, input);
     for ep in input.endpoints {
@@ -95,6 +96,29 @@ fn toc(h: &mut String, input: &ReportInput<'_>) {
         );
     }
     h.push_str("<li><a href=\"#forest\">Hazard ratios</a></li>\n<li><a href=\"#patients\">Patients</a></li>\n<li><a href=\"#key-images\">Key images</a></li>\n</ul></nav>\n");
+}
+
+/// Every model warning (e.g. monotone likelihood) once more at the top of the page, so a
+/// reader who only looks at the forest plot's numbers cannot miss them.
+fn warnings_summary(h: &mut String, endpoints: &[EndpointResults]) {
+    let mut lines = Vec::new();
+    for ep in endpoints {
+        for (model, fit) in cox_models(ep) {
+            if let Some(fit) = fit.as_ref() {
+                for w in &fit.warnings {
+                    lines.push(format!("{} — Cox {}: {}", ep.name.to_uppercase(), model, w));
+                }
+            }
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    h.push_str("<div class=\"warning\" id=\"warnings\"><strong>Model warnings — read before using these hazard ratios:</strong><ul>\n");
+    for l in lines {
+        let _ = writeln!(h, "<li>{}</li>", xml(&l));
+    }
+    h.push_str("</ul></div>\n");
 }
 
 fn kv(h: &mut String, k: &str, v: &str) {
@@ -464,7 +488,13 @@ pub fn image_data_uri(src: &ImageSource) -> Result<String, String> {
     let bytes: &[u8] = match src {
         ImageSource::Png(b) => b,
         ImageSource::File(p) => {
-            owned = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            // Only the file name: the report must not depend on (or leak) where the run's
+            // temporary files were.
+            let name = p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            owned = std::fs::read(p).map_err(|e| format!("cannot read {name}: {}", e.kind()))?;
             &owned
         }
     };
@@ -542,4 +572,166 @@ fn gallery(h: &mut String, images: &[KeyImage]) {
         }
     }
     h.push_str("</section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::input::{DataQuality, QuarantinedFile};
+
+    fn p(id: &str, bor: &str, d: Option<f64>, reason: &str) -> PatientRow {
+        PatientRow {
+            patient_id: id.into(),
+            n_timepoints: 2,
+            baseline_sum_mm: Some(40.0),
+            best_overall_response: bor.into(),
+            d_percent: d,
+            d_high: None,
+            evaluable: reason.is_empty(),
+            reason: reason.into(),
+        }
+    }
+
+    fn render(patients: &[PatientRow], eps: &[EndpointResults], imgs: &[KeyImage]) -> String {
+        let q = DataQuality {
+            files_seen: 10,
+            quarantined: vec![QuarantinedFile {
+                path: "a/<b>.dcm".into(),
+                reason: "bad & broken".into(),
+            }],
+            ..DataQuality::default()
+        };
+        render_report(&ReportInput {
+            title: "T",
+            quality: &q,
+            patients,
+            timepoints: &[],
+            endpoints: eps,
+            key_images: imgs,
+        })
+    }
+
+    #[test]
+    fn response_counts_best_first() {
+        let ps = vec![
+            p("a", "PD", None, ""),
+            p("b", "CR", None, ""),
+            p("c", "PD", None, ""),
+            p("d", "", None, ""),
+        ];
+        assert_eq!(
+            response_counts(&ps),
+            vec![
+                ("CR".to_string(), 1),
+                ("PD".to_string(), 2),
+                ("(none)".to_string(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn not_computed_analyses_and_escaping() {
+        let ps = vec![
+            p("Z<1>", "PR", Some(-40.0), ""),
+            p("A&2", "NE", None, "no baseline <scan>"),
+        ];
+        let ep = EndpointResults::empty("os", "only one group <x>");
+        let h = render(&ps, std::slice::from_ref(&ep), &[]);
+        assert!(h.contains("not computed: only one group &lt;x&gt;"));
+        assert!(h.contains("Median follow-up not computed"));
+        assert!(h.contains("<td>a/&lt;b&gt;.dcm</td><td>bad &amp; broken</td>"));
+        assert!(h.contains("<td>A&amp;2</td><td>no baseline &lt;scan&gt;</td>"));
+        assert!(!h.contains("Z<1>") && !h.contains("<scan>"));
+        // Patients are listed by id whatever the input order.
+        let a = h.find("<tr><td>A&amp;2</td><td class=\"num\">").unwrap();
+        let z = h.find("<tr><td>Z&lt;1&gt;</td><td class=\"num\">").unwrap();
+        assert!(a < z);
+        let mut rev = ps.clone();
+        rev.reverse();
+        assert_eq!(h, render(&rev, &[ep], &[]));
+    }
+
+    #[test]
+    fn key_images_embedded_or_explained() {
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::GrayImage::new(4, 4)
+            .write_to(&mut png, image::ImageFormat::Png)
+            .unwrap();
+        let png = png.into_inner();
+        let imgs = vec![
+            KeyImage {
+                patient_id: "P1".into(),
+                lesion_id: "L1".into(),
+                timepoint: 1,
+                study_date: "2020-03-01".into(),
+                caption: "c1".into(),
+                source: ImageSource::Png(png.clone()),
+            },
+            KeyImage {
+                patient_id: "P1".into(),
+                lesion_id: "L1".into(),
+                timepoint: 0,
+                study_date: "2020-01-01".into(),
+                caption: "c0".into(),
+                source: ImageSource::Png(png),
+            },
+            KeyImage {
+                patient_id: "P1".into(),
+                lesion_id: "L2".into(),
+                timepoint: 0,
+                study_date: "2020-01-01".into(),
+                caption: "bad".into(),
+                source: ImageSource::Png(b"GIF89a".to_vec()),
+            },
+            KeyImage {
+                patient_id: "P1".into(),
+                lesion_id: "L3".into(),
+                timepoint: 0,
+                study_date: "2020-01-01".into(),
+                caption: "gone".into(),
+                source: ImageSource::File("/nonexistent/dir/x.png".into()),
+            },
+        ];
+        let h = render(&[], &[], &imgs);
+        assert_eq!(
+            h.matches("src=\"data:image/png;base64,iVBORw0KGgo").count(),
+            2
+        );
+        // Timepoints side by side in time order, whatever the input order.
+        assert!(h.find("c0").unwrap() < h.find("c1").unwrap());
+        assert!(h.contains("image unavailable: not a PNG image"));
+        assert!(h.contains("image unavailable: cannot read x.png: entity not found"));
+        assert!(!h.contains("/nonexistent"));
+    }
+
+    #[test]
+    fn model_warnings_surface_at_the_top() {
+        use crate::survival::{Concordance, CoxFit, CoxTests, TestStat};
+        let t = TestStat {
+            stat: 1.0,
+            df: 1,
+            p: 0.3,
+        };
+        let mut ep = EndpointResults::empty("dfs", "x");
+        ep.cox_d_high = Analysis::Computed(CoxFit {
+            n: 5,
+            events: 2,
+            n_dropped: 0,
+            ties: "efron".into(),
+            coefficients: vec![],
+            loglik: [0.0, 0.0],
+            tests: CoxTests {
+                lr: t,
+                wald: t,
+                score: t,
+            },
+            concordance: Concordance { c: 0.5, se: 0.1 },
+            warnings: vec!["monotone likelihood <d_high>".into()],
+            iterations: 30,
+        });
+        let h = render(&[], &[ep], &[]);
+        let top = h.find("id=\"warnings\"").expect("warnings box");
+        assert!(top < h.find("id=\"data-quality\"").unwrap());
+        assert_eq!(h.matches("monotone likelihood &lt;d_high&gt;").count(), 2);
+    }
 }

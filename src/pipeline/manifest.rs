@@ -980,3 +980,127 @@ fn read_result_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredResult> {
         stored_at: r.get(5)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_of(root: &Path, files: &[(&str, u64, i64)], started_ns: i64) -> Scan {
+        Scan {
+            root: root.to_path_buf(),
+            files: files
+                .iter()
+                .map(|&(p, size, mtime_ns)| FileStat {
+                    path: p.to_string(),
+                    size,
+                    mtime_ns,
+                })
+                .collect(),
+            skipped: Vec::new(),
+            started_ns,
+        }
+    }
+
+    const S: i64 = 1_000_000_000;
+
+    #[test]
+    fn racily_clean_files_are_reread() {
+        let d = tempfile::tempdir().unwrap();
+        let mut m = Manifest::open(&d.path().join(MANIFEST_FILE)).unwrap();
+        // "old" was modified long before the scan, "racy" one second before it.
+        let first = scan_of(
+            d.path(),
+            &[("old", 1, 100 * S), ("racy", 1, 199 * S)],
+            200 * S,
+        );
+        let mut plan = m.plan(first).unwrap();
+        plan.set_ignored("old").unwrap();
+        plan.set_ignored("racy").unwrap();
+        m.commit_files(&plan).unwrap();
+        let again = scan_of(
+            d.path(),
+            &[("old", 1, 100 * S), ("racy", 1, 199 * S)],
+            900 * S,
+        );
+        let plan = m.plan(again).unwrap();
+        let changes: Vec<Change> = plan.entries().iter().map(|e| e.change).collect();
+        assert_eq!(changes, vec![Change::Unchanged, Change::Modified]);
+        assert_eq!(plan.to_index(), vec!["racy"]);
+        assert_eq!(plan.diff().changed, vec!["racy"], "no hash to compare with");
+    }
+
+    #[test]
+    fn unknown_paths_and_unhashed_studies_are_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let mut m = Manifest::open(&d.path().join(MANIFEST_FILE)).unwrap();
+        let mut plan = m.plan(scan_of(d.path(), &[("a", 1, S)], 100 * S)).unwrap();
+        assert!(matches!(
+            plan.set_ignored("nope"),
+            Err(ManifestError::UnknownPath { .. })
+        ));
+        plan.set_indexed("a", "S1", "P1", None).unwrap();
+        m.commit_files(&plan).unwrap();
+        let err = m
+            .studies("c", SystemTime::now(), DEFAULT_STABLE_AGE, &|_| true)
+            .unwrap_err();
+        assert!(matches!(err, ManifestError::Unhashed { .. }), "{err}");
+        // Another shard's study needs no hash.
+        let sp = m
+            .studies("c", SystemTime::now(), DEFAULT_STABLE_AGE, &|_| false)
+            .unwrap();
+        assert_eq!(sp.out_of_shard, 1);
+    }
+
+    #[test]
+    fn newer_foreign_and_corrupt_files_are_refused_and_recreate_cures() {
+        let d = tempfile::tempdir().unwrap();
+        let newer = d.path().join("newer.sqlite");
+        {
+            let c = Connection::open(&newer).unwrap();
+            c.execute_batch("PRAGMA user_version = 99;").unwrap();
+        }
+        assert!(matches!(
+            Manifest::open(&newer),
+            Err(ManifestError::NewerSchema { found: 99, .. })
+        ));
+        let foreign = d.path().join("foreign.sqlite");
+        {
+            let c = Connection::open(&foreign).unwrap();
+            c.execute_batch("CREATE TABLE t (x);").unwrap();
+        }
+        assert!(matches!(
+            Manifest::open(&foreign),
+            Err(ManifestError::Foreign { .. })
+        ));
+        let junk = d.path().join("junk.sqlite");
+        std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+        let err = Manifest::open(&junk).unwrap_err();
+        assert!(matches!(err, ManifestError::Corrupt { .. }), "{err}");
+        let m = Manifest::recreate(&junk).unwrap();
+        m.integrity_check().unwrap();
+        assert!(m.files().unwrap().is_empty());
+    }
+
+    #[test]
+    fn clear_forgets_files_and_results() {
+        let d = tempfile::tempdir().unwrap();
+        let mut m = Manifest::open(&d.path().join(MANIFEST_FILE)).unwrap();
+        let mut plan = m.plan(scan_of(d.path(), &[("a", 1, S)], 100 * S)).unwrap();
+        plan.set_ignored("a").unwrap();
+        m.commit_files(&plan).unwrap();
+        let w = StudyWork {
+            study_uid: "S".into(),
+            patient_id: "P".into(),
+            fingerprint: [7; 32],
+            files: vec![],
+            newest_mtime_ns: 0,
+            reason: DirtyReason::New,
+        };
+        m.store_result(&w, "c", b"r").unwrap();
+        assert_eq!(m.load_result("S").unwrap().unwrap().result, b"r");
+        m.clear().unwrap();
+        assert!(m.files().unwrap().is_empty());
+        assert!(m.results().unwrap().is_empty());
+        assert!(m.load_result("S").unwrap().is_none());
+    }
+}

@@ -451,13 +451,18 @@ def main():
     export, clinical, out = sys.argv[1:]
     os.makedirs(out, exist_ok=True)
     timings = {}
+    cpu = {}
     t_all = time.perf_counter()
+    c_all = time.process_time()
 
     t = time.perf_counter()
+    c = time.process_time()
     index, series, segs = index_export(export)
     timings["index"] = time.perf_counter() - t
+    cpu["index"] = time.process_time() - c
 
     t = time.perf_counter()
+    c = time.process_time()
     lesions = []
     for e in segs:
         try:
@@ -473,16 +478,22 @@ def main():
                                                   "is_node": r["is_node"] == "true", "organ": r["organ"]}
                                                  for r in rows]})
     timings["measure"] = time.perf_counter() - t
+    cpu["measure"] = time.process_time() - c
 
     t = time.perf_counter()
+    c = time.process_time()
     tps, pats, med = recist(lesions)
     timings["response"] = time.perf_counter() - t
+    cpu["response"] = time.process_time() - c
 
     t = time.perf_counter()
+    c = time.process_time()
     surv = survival(pats, clinical)
     timings["survival"] = time.perf_counter() - t
+    cpu["survival"] = time.process_time() - c
 
     t = time.perf_counter()
+    c = time.process_time()
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f, indent=1)
     write_csv(os.path.join(out, "lesions.csv"), lesions, LESION_COLS)
@@ -491,7 +502,10 @@ def main():
     with open(os.path.join(out, "survival.json"), "w") as f:
         json.dump(surv, f, indent=1)
     timings["write"] = time.perf_counter() - t
+    cpu["write"] = time.process_time() - c
     timings["total"] = time.perf_counter() - t_all
+    cpu["total"] = time.process_time() - c_all
+    timings["cpu"] = cpu
     timings["counts"] = {"files_seen": index["files_seen"], "segs": len(segs), "lesion_rows": len(lesions),
                          "patients": len(pats)}
     with open(os.path.join(out, "timings.json"), "w") as f:
@@ -499,7 +513,8 @@ def main():
     mix = defaultdict(int)
     for p in pats:
         mix[p["best_overall_response"]] += 1
-    print("stage times (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items() if isinstance(v, float)))
+    print("stage wall s: " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items() if isinstance(v, float)))
+    print("stage CPU s:  " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
     print(f"files {index['files_seen']}, SEGs {len(segs)}, lesion rows {len(lesions)}, patients {len(pats)}; "
           f"best response {dict(sorted(mix.items()))}; median D {med:.2f} %" if med is not None else "")
     for ep, r in surv["endpoints"].items():

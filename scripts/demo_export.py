@@ -423,8 +423,6 @@ def write_timepoint(out_dir: str, p: Patient, tp: int, geo: Geometry, seed: int,
         ds.save_as(fname, enforce_file_format=True)
         cts.append(ds)
 
-    algo = hd.AlgorithmIdentificationSequence(name="synthetic-ellipsoids", version="1.0",
-                                              family=Code("123109", "DCM", "Manual Processing"))
     descs = []
     for n, l in enumerate(present, 1):
         descs.append(hd.seg.SegmentDescription(

@@ -10,7 +10,6 @@ import os
 import sys
 from collections import defaultdict
 
-import numpy as np
 import pydicom
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 

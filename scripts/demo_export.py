@@ -423,8 +423,6 @@ def write_timepoint(out_dir: str, p: Patient, tp: int, geo: Geometry, seed: int,
         ds.save_as(fname, enforce_file_format=True)
         cts.append(ds)
 
-    algo = hd.AlgorithmIdentificationSequence(name="synthetic-ellipsoids", version="1.0",
-                                              family=Code("123109", "DCM", "Manual Processing"))
     descs = []
     for n, l in enumerate(present, 1):
         descs.append(hd.seg.SegmentDescription(
@@ -484,7 +482,7 @@ def write_timepoint(out_dir: str, p: Patient, tp: int, geo: Geometry, seed: int,
 
 def write_export(out_dir: str, n: int, seed: int, n_tp: int = 3, size: int = 96, slices: int = 12,
                  prefix: str = "DEMO", deflate: bool = True, clinical: str | None = None,
-                 truth: str | None = None, progress: bool = False):
+                 truth: str | None = None, expected: str | None = None, progress: bool = False):
     geo = Geometry(size, slices)
     patients = simulate_cohort(n, seed, n_tp, prefix)
     anatomy = _anatomy(geo)
@@ -500,6 +498,18 @@ def write_export(out_dir: str, n: int, seed: int, n_tp: int = 3, size: int = 96,
             w = csv.DictWriter(f, fieldnames=list(cl[0].keys()), lineterminator="\n")
             w.writeheader()
             w.writerows(cl)
+    if expected:
+        with open(expected, "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(["patient_id", "scenario", "expected_best_overall_response", "analytic_d_percent",
+                        "has_node", "has_new_lesion", "has_disappearing_lesion"])
+            for p in patients:
+                bor = "PR" if p.scenario.startswith("PR") else "PD" if p.scenario.startswith("PD") else "SD"
+                d = round(100.0 * (_sum_factor(p, 1) - 1.0), 4) if n_tp > 1 else ""
+                w.writerow([p.patient_id, p.scenario, bor, d,
+                            str(any(l.is_node for l in p.lesions)).lower(),
+                            str(any(l.kind == "new" for l in p.lesions)).lower(),
+                            str(any(0.0 in l.factors for l in p.lesions)).lower()])
     if truth:
         with open(truth, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")

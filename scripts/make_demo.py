@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write the oncometry demo export: 40 synthetic sarcoma patients x 3 CT timepoints,
-each with a highdicom SEG of the lesions, plus clinical.csv and truth.csv.
+each with a highdicom SEG of the lesions, plus clinical.csv, truth.csv and expected.csv.
 
 Usage:  python scripts/make_demo.py fixtures/demo
 
@@ -25,7 +25,8 @@ def main():
     os.makedirs(args.out_dir, exist_ok=True)
     write_export(args.out_dir, N_PATIENTS, SEED, n_tp=3, size=96, slices=12, prefix="DEMO", deflate=True,
                  clinical=os.path.join(args.out_dir, "clinical.csv"),
-                 truth=os.path.join(args.out_dir, "truth.csv"))
+                 truth=os.path.join(args.out_dir, "truth.csv"),
+                 expected=os.path.join(args.out_dir, "expected.csv"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write a synthetic sarcoma-trial export (CT + highdicom SEG per timepoint, plus
-clinical.csv and truth.csv) at any scale, for benchmarks. Same generator as
+clinical.csv, truth.csv, expected.csv) at any scale, for benchmarks. Same generator as
 make_demo.py (scripts/demo_export.py); patient i is the same whatever N is.
 
 Usage:
@@ -10,8 +10,8 @@ Usage:
 --size P     CT matrix P x P over a fixed 288 mm field of view (pixel 288/P mm)
 --slices S   S slices over a fixed 60 mm (thickness 60/S mm)
 --explicit-le  write Explicit VR Little Endian instead of Deflated Explicit VR LE
-clinical.csv and truth.csv are written inside OUT_DIR (the pipeline ignores non-DICOM
-files). Do not commit the output.
+clinical.csv, truth.csv and expected.csv are written inside OUT_DIR (the pipeline
+ignores non-DICOM files). Do not commit the output.
 """
 import argparse
 import os
@@ -40,7 +40,8 @@ def main():
     write_export(a.out_dir, a.patients, a.seed, n_tp=a.timepoints, size=a.size, slices=a.slices,
                  prefix=a.prefix, deflate=not a.explicit_le,
                  clinical=os.path.join(a.out_dir, "clinical.csv"),
-                 truth=os.path.join(a.out_dir, "truth.csv"), progress=True)
+                 truth=os.path.join(a.out_dir, "truth.csv"),
+                 expected=os.path.join(a.out_dir, "expected.csv"), progress=True)
     print(f"wrote {a.patients} patients x {a.timepoints} timepoints to {a.out_dir} "
           f"in {time.perf_counter() - t:.1f} s")
 

@@ -725,9 +725,20 @@ mod tests {
                 wald: t,
                 score: t,
             },
-            concordance: Concordance { c: 0.5, se: 0.1 },
+            concordance: Concordance {
+                c: 0.5,
+                se: 0.1,
+                concordant: 0.0,
+                discordant: 0.0,
+                tied_x: 0.0,
+                tied_y: 0.0,
+                tied_xy: 0.0,
+            },
             warnings: vec!["monotone likelihood <d_high>".into()],
             iterations: 30,
+            var: vec![],
+            strata: None,
+            zph: None,
         });
         let h = render(&[], &[ep], &[]);
         let top = h.find("id=\"warnings\"").expect("warnings box");

@@ -330,6 +330,7 @@ pub(crate) mod tests {
             std_err: None,
             lower: Some((surv - 0.1).max(0.0)),
             upper: Some((surv + 0.1).min(1.0)),
+            cumhaz: 0.0,
         }
     }
 

@@ -82,6 +82,7 @@ fn km_group(name: &str, data: &[(f64, bool)]) -> KmGroup {
             std_err: Some(se),
             lower: lo,
             upper: up,
+            cumhaz: 0.0,
         });
     }
     KmGroup {
@@ -116,6 +117,8 @@ fn cox(terms: &[(&str, f64, f64, f64, f64)], warnings: &[&str]) -> CoxFit {
                 ci_upper: up,
                 z: hr.ln() / 0.4,
                 p,
+                may_be_infinite: false,
+                per: None,
             })
             .collect(),
         loglik: [-20.0, -17.5],
@@ -136,9 +139,20 @@ fn cox(terms: &[(&str, f64, f64, f64, f64)], warnings: &[&str]) -> CoxFit {
                 p: 0.022,
             },
         },
-        concordance: Concordance { c: 0.71, se: 0.05 },
+        concordance: Concordance {
+            c: 0.71,
+            se: 0.05,
+            concordant: 0.0,
+            discordant: 0.0,
+            tied_x: 0.0,
+            tied_y: 0.0,
+            tied_xy: 0.0,
+        },
         warnings: warnings.iter().map(|w| w.to_string()).collect(),
         iterations: 5,
+        var: vec![],
+        strata: None,
+        zph: None,
     }
 }
 
@@ -158,6 +172,8 @@ fn logrank(groups: &[&str]) -> LogRank {
             })
             .collect(),
         rho: 0.0,
+        stratified: false,
+        var: vec![],
         n_dropped: 0,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod clinical;
+pub mod cohort;
 pub mod config;
 pub mod lock;
 pub mod manifest;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::date::Date;
-use super::exact::{Nm, Pct};
+use super::exact::{Length, Pct};
 
 /// Which follow-up timepoint defines the percent dimensional variation D.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -129,18 +129,18 @@ pub enum ConfigError {
 /// (what the rule functions take; build it with [`Config::resolve`]).
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    pub measurable_min: Nm,
-    pub thick_slice_above: Nm,
+    pub measurable_min: Length,
+    pub thick_slice_above: Length,
     pub thick_slice_factor: f64,
-    pub default_slice_thickness: Nm,
-    pub node_measurable_min: Nm,
-    pub node_pathological_min: Nm,
+    pub default_slice_thickness: Length,
+    pub node_measurable_min: Length,
+    pub node_pathological_min: Length,
     pub max_targets: usize,
     pub max_targets_per_organ: usize,
-    pub too_small: Nm,
+    pub too_small: Length,
     pub pr_decrease: Pct,
     pub pd_increase: Pct,
-    pub pd_min_increase: Nm,
+    pub pd_min_increase: Length,
     pub confirmation: bool,
     pub confirmation_min_days: i64,
     pub sd_min_days: i64,
@@ -152,8 +152,8 @@ pub struct Resolved {
     pub d_cutoff: Option<Pct>,
 }
 
-fn length(key: &'static str, v: f64) -> Result<Nm, ConfigError> {
-    match Nm::from_mm(v) {
+fn length(key: &'static str, v: f64) -> Result<Length, ConfigError> {
+    match Length::from_mm(v) {
         Some(n) if n.0 >= 0 => Ok(n),
         _ => Err(ConfigError::Invalid {
             key,

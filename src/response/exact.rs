@@ -3,65 +3,70 @@
 //! Percentages computed in floating point flip at the boundary: 70 mm against 100 mm is
 //! exactly −30 % (PR), but `(70.0 - 100.0) / 100.0` and sums such as `0.1 + 0.2` are not
 //! exact in binary. Every diameter is therefore quantised once, on input, to whole
-//! nanometres (1e-6 mm, far below any pixel size), every sum is an integer sum, and every
-//! threshold is a cross-multiplied integer comparison in `i128` (no division, no rounding).
+//! picometres (1e-9 mm), every sum is an integer sum, and every threshold is a
+//! cross-multiplied integer comparison in `i128` (no division, no rounding). For any
+//! length below 1 km written with at most 9 decimals (every hand-entered value, and far
+//! finer than any pixel), `round(x·1e9)` recovers the written decimal exactly, so the
+//! comparisons are exact on the numbers as written; longer binary expansions such as
+//! `70.86419752299999` snap to the nearest picometre.
 //! Percent thresholds from the configuration are quantised to micro-percent (1e-6 %).
 
 use std::fmt;
 use std::ops::{Add, Sub};
 
-/// Nanometres per millimetre.
-pub const NM_PER_MM: i64 = 1_000_000;
+/// Length units (picometres) per millimetre.
+pub const UNITS_PER_MM: i64 = 1_000_000_000;
 /// Micro-percent per percent.
 const MICRO_PER_PCT: i128 = 1_000_000;
 /// 100 % in micro-percent.
 const HUNDRED_PCT: i128 = 100 * MICRO_PER_PCT;
 /// Largest magnitude accepted, in mm (1 km): keeps every product far inside `i128`.
 const MAX_MM: f64 = 1.0e6;
+// With at most 1e15 units per length, `sum·1e8` and `(100·Δ)·den` stay far inside i128.
 
-/// A length in whole nanometres: the unit in which sums and thresholds are exact.
+/// A length in whole picometres (1e-9 mm): the unit in which sums and thresholds are exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Nm(pub i64);
+pub struct Length(pub i64);
 
-impl Nm {
-    pub const ZERO: Nm = Nm(0);
+impl Length {
+    pub const ZERO: Length = Length(0);
 
-    /// Rounds a length in mm to the nearest nanometre; `None` for NaN, infinities and
+    /// Rounds a length in mm to the nearest picometre; `None` for NaN, infinities and
     /// absurd magnitudes, so that no later product can overflow.
-    pub fn from_mm(mm: f64) -> Option<Nm> {
+    pub fn from_mm(mm: f64) -> Option<Length> {
         if !mm.is_finite() || mm.abs() > MAX_MM {
             return None;
         }
-        Some(Nm((mm * NM_PER_MM as f64).round() as i64))
+        Some(Length((mm * UNITS_PER_MM as f64).round() as i64))
     }
 
     /// The length in mm, for output (the nearest `f64` to the exact decimal value).
     pub fn mm(self) -> f64 {
-        self.0 as f64 / NM_PER_MM as f64
+        self.0 as f64 / UNITS_PER_MM as f64
     }
 }
 
-impl Add for Nm {
-    type Output = Nm;
-    fn add(self, rhs: Nm) -> Nm {
-        Nm(self.0.saturating_add(rhs.0))
+impl Add for Length {
+    type Output = Length;
+    fn add(self, rhs: Length) -> Length {
+        Length(self.0.saturating_add(rhs.0))
     }
 }
 
-impl Sub for Nm {
-    type Output = Nm;
-    fn sub(self, rhs: Nm) -> Nm {
-        Nm(self.0.saturating_sub(rhs.0))
+impl Sub for Length {
+    type Output = Length;
+    fn sub(self, rhs: Length) -> Length {
+        Length(self.0.saturating_sub(rhs.0))
     }
 }
 
-impl std::iter::Sum for Nm {
-    fn sum<I: Iterator<Item = Nm>>(iter: I) -> Nm {
-        iter.fold(Nm::ZERO, |a, b| a + b)
+impl std::iter::Sum for Length {
+    fn sum<I: Iterator<Item = Length>>(iter: I) -> Length {
+        iter.fold(Length::ZERO, |a, b| a + b)
     }
 }
 
-impl fmt::Display for Nm {
+impl fmt::Display for Length {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} mm", self.mm())
     }
@@ -82,13 +87,13 @@ impl Pct {
 }
 
 /// `S ≤ (1 − p/100)·B`: at least `p` % decrease from the baseline sum (PR).
-pub fn decrease_at_least(sum: Nm, baseline: Nm, p: Pct) -> bool {
+pub fn decrease_at_least(sum: Length, baseline: Length, p: Pct) -> bool {
     i128::from(sum.0) * HUNDRED_PCT <= i128::from(baseline.0) * (HUNDRED_PCT - p.0)
 }
 
 /// `S ≥ (1 + p/100)·N` and `S − N ≥ abs`: at least `p` % and `abs` increase from the nadir
 /// (PD).
-pub fn increase_at_least(sum: Nm, nadir: Nm, p: Pct, abs: Nm) -> bool {
+pub fn increase_at_least(sum: Length, nadir: Length, p: Pct, abs: Length) -> bool {
     i128::from(sum.0) * HUNDRED_PCT >= i128::from(nadir.0) * (HUNDRED_PCT + p.0)
         && i128::from(sum.0) - i128::from(nadir.0) >= i128::from(abs.0)
 }
@@ -104,7 +109,7 @@ pub struct PctChange {
 
 impl PctChange {
     /// `None` when the baseline is not positive.
-    pub fn new(sum: Nm, baseline: Nm) -> Option<PctChange> {
+    pub fn new(sum: Length, baseline: Length) -> Option<PctChange> {
         (baseline.0 > 0).then(|| PctChange {
             num: 100 * (i128::from(sum.0) - i128::from(baseline.0)),
             den: i128::from(baseline.0),
@@ -126,7 +131,7 @@ impl PctChange {
     }
 
     /// Exact `self > (a + b)/2` (the median of an even-sized cohort), falling back to
-    /// floating point only if the triple product would overflow `i128` (sums ≥ ~10 m).
+    /// floating point only if the triple product would overflow `i128` (sums above ~1 m).
     pub fn gt_mean_of(self, a: PctChange, b: PctChange) -> bool {
         let lhs = (2 * self.num)
             .checked_mul(a.den)
@@ -147,8 +152,8 @@ impl PctChange {
 mod tests {
     use super::*;
 
-    fn mm(x: f64) -> Nm {
-        Nm::from_mm(x).unwrap()
+    fn mm(x: f64) -> Length {
+        Length::from_mm(x).unwrap()
     }
     fn pct(x: f64) -> Pct {
         Pct::from_pct(x).unwrap()
@@ -190,9 +195,29 @@ mod tests {
     }
 
     #[test]
+    fn nine_decimal_inputs_are_exact() {
+        // 0.7 × 101.23456789 = 70.864197523 exactly: PR at exactly −30 %.
+        assert!(decrease_at_least(
+            mm(70.864197523),
+            mm(101.23456789),
+            pct(30.0)
+        ));
+        assert!(decrease_at_least(
+            mm(70.86419752299999),
+            mm(101.23456789),
+            pct(30.0)
+        ));
+        assert!(!decrease_at_least(
+            mm(70.864197524),
+            mm(101.23456789),
+            pct(30.0)
+        ));
+    }
+
+    #[test]
     fn rejects_non_finite() {
-        assert!(Nm::from_mm(f64::NAN).is_none());
-        assert!(Nm::from_mm(f64::INFINITY).is_none());
+        assert!(Length::from_mm(f64::NAN).is_none());
+        assert!(Length::from_mm(f64::INFINITY).is_none());
         assert!(Pct::from_pct(f64::NAN).is_none());
     }
 }

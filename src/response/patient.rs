@@ -10,7 +10,7 @@ use super::best::{Assessment, BorRules, best_overall_response};
 use super::category::Response;
 use super::config::{Landmark, Resolved};
 use super::date::Date;
-use super::exact::{Nm, PctChange};
+use super::exact::{Length, PctChange};
 use super::input::{LesionInput, LesionState, Role};
 use super::rules::{
     Measurability, NonTargetStatus, TargetValue, measurability, nontarget_response,
@@ -22,7 +22,7 @@ use super::types::{PatientRow, TimepointRow};
 /// What one row (or the fragments of one split lesion) says about a lesion at one date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Obs {
-    Measured { ld: Nm, sa: Nm },
+    Measured { ld: Length, sa: Length },
     TooSmall,
     Disappeared,
     NotEvaluated,
@@ -49,7 +49,7 @@ impl Obs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Category {
-    Target(Nm),
+    Target(Length),
     NonTarget,
     New,
 }
@@ -62,7 +62,7 @@ struct Track {
     /// Timepoint index (0 = baseline) → observation and the first row it came from.
     obs: BTreeMap<usize, (Obs, String)>,
     role: Option<Role>,
-    thickness: Option<Nm>,
+    thickness: Option<Length>,
 }
 
 /// The evaluation of one patient; `row.d_high` is filled in by the cohort.
@@ -90,8 +90,8 @@ fn not_evaluable(pid: &str, n_timepoints: usize, problems: Vec<String>) -> Patie
     }
 }
 
-fn length(v: f64, what: &str) -> Result<Nm, String> {
-    match Nm::from_mm(v) {
+fn length(v: f64, what: &str) -> Result<Length, String> {
+    match Length::from_mm(v) {
         Some(n) if n.0 >= 0 => Ok(n),
         _ => Err(format!("negative or invalid {what} {v}")),
     }
@@ -106,9 +106,9 @@ fn observe(r: &LesionInput) -> Result<Obs, String> {
         let ld = length(ld, "long_axis_mm")?;
         let sa = match (r.short_axis_mm, r.is_node) {
             (Some(v), _) => length(v, "short_axis_mm")?,
-            (None, true) if ld == Nm::ZERO => Nm::ZERO,
+            (None, true) if ld == Length::ZERO => Length::ZERO,
             (None, true) => return Err("short_axis_mm is empty for a measured node".into()),
-            (None, false) => Nm::ZERO,
+            (None, false) => Length::ZERO,
         };
         Ok(Obs::Measured { ld, sa })
     };
@@ -146,8 +146,8 @@ fn combine_fragments(parts: &[Obs]) -> Option<Obs> {
     if parts.iter().all(|&p| p == first) && !matches!(first, Obs::Measured { .. }) {
         return Some(first);
     }
-    let mut ld = Nm::ZERO;
-    let mut sa = Nm::ZERO;
+    let mut ld = Length::ZERO;
+    let mut sa = Length::ZERO;
     for p in parts {
         match *p {
             Obs::Measured { ld: l, sa: s } => {
@@ -162,7 +162,7 @@ fn combine_fragments(parts: &[Obs]) -> Option<Obs> {
 }
 
 /// Whether a node value counts as pathological.
-fn node_present(v: Nm, cfg: &Resolved) -> bool {
+fn node_present(v: Length, cfg: &Resolved) -> bool {
     v >= cfg.node_pathological_min
 }
 
@@ -174,7 +174,7 @@ fn appearance(obs: Obs, is_node: bool, cfg: &Resolved) -> Option<bool> {
             let seen = if is_node {
                 node_present(sa, cfg)
             } else {
-                ld > Nm::ZERO
+                ld > Length::ZERO
             };
             seen.then_some(true)
         }
@@ -353,7 +353,7 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
             }
             if k == 0 {
                 track.thickness = match r0.slice_thickness_mm {
-                    Some(t) => Nm::from_mm(t),
+                    Some(t) => Length::from_mm(t),
                     None => None,
                 };
             }
@@ -365,8 +365,10 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
         return not_evaluable(pid, tps.len(), problems);
     }
 
-    // 4. Roles: the reader's designation when the patient has any, else RECIST selection.
-    let designated = tracks.iter().any(|t| t.role.is_some());
+    // 4. Roles: `non-target` and `new` designations are always followed; targets are the
+    //    designated ones when the patient has any, else chosen by the RECIST rules among
+    //    the undesignated lesions.
+    let designated = tracks.iter().any(|t| t.role == Some(Role::Target));
     let mut cats: Vec<Category> = Vec::with_capacity(tracks.len());
     let mut candidates: Vec<(usize, Candidate)> = Vec::new();
     for (i, t) in tracks.iter().enumerate() {
@@ -398,27 +400,15 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
                 Category::NonTarget
             }
         };
-        let cat = match (designated, t.role, class) {
-            (false, _, Category::Target(v)) => {
-                candidates.push((
-                    i,
-                    Candidate {
-                        lesion_id: t.id.clone(),
-                        organ_key: t.organ_key.clone(),
-                        value: v,
-                    },
-                ));
-                Category::NonTarget
-            }
-            (false, _, c) => c,
-            (true, Some(Role::Target), Category::Target(v)) => Category::Target(v),
-            (true, Some(Role::Target), _) => {
+        let cat = match (t.role, class) {
+            (Some(Role::Target), Category::Target(v)) => Category::Target(v),
+            (Some(Role::Target), _) => {
                 let what = match base {
                     None => "has no row at baseline".to_string(),
                     Some((o, loc)) => format!(
                         "is not measurable at baseline ({loc}: {})",
                         match o {
-                            Obs::Measured { ld, sa } if t.is_node => format!("short axis {sa}"),
+                            Obs::Measured { sa, .. } if t.is_node => format!("short axis {sa}"),
                             Obs::Measured { ld, .. } => format!("long axis {ld}"),
                             o => o.name().to_string(),
                         }
@@ -430,7 +420,7 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
                 ));
                 Category::NonTarget
             }
-            (true, Some(Role::NonTarget), _) => {
+            (Some(Role::NonTarget), _) => {
                 if base.is_none() {
                     problems.push(format!(
                         "patient {pid}, lesion {}: designated non-target has no row at baseline",
@@ -439,7 +429,7 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
                 }
                 Category::NonTarget
             }
-            (true, Some(Role::New), c) => {
+            (Some(Role::New), c) => {
                 if c != Category::New {
                     problems.push(format!(
                         "patient {pid}, lesion {}: designated new lesion is present at baseline",
@@ -448,8 +438,20 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
                 }
                 Category::New
             }
-            (true, None, Category::Target(_)) => Category::NonTarget,
-            (true, None, c) => c,
+            // Targets designated elsewhere: an undesignated measurable lesion is non-target.
+            (None, Category::Target(_)) if designated => Category::NonTarget,
+            (None, Category::Target(v)) => {
+                candidates.push((
+                    i,
+                    Candidate {
+                        lesion_id: t.id.clone(),
+                        organ_key: t.organ_key.clone(),
+                        value: v,
+                    },
+                ));
+                Category::NonTarget
+            }
+            (None, c) => c,
         };
         cats.push(cat);
     }
@@ -507,18 +509,18 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
     }
 
     // 6. Timepoints.
-    let baseline_sum: Option<Nm> = (!targets.is_empty()).then(|| {
+    let baseline_sum: Option<Length> = (!targets.is_empty()).then(|| {
         targets
             .iter()
             .map(|&i| match cats[i] {
                 Category::Target(v) => v,
-                _ => Nm::ZERO,
+                _ => Length::ZERO,
             })
             .sum()
     });
     let base_day = tps[0].days();
     let mut rows_out = Vec::with_capacity(tps.len());
-    let mut sums: Vec<Option<Nm>> = vec![baseline_sum];
+    let mut sums: Vec<Option<Length>> = vec![baseline_sum];
     let mut assessments = Vec::new();
     let mut after_cr = false;
     rows_out.push(TimepointRow {
@@ -526,8 +528,8 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
         timepoint: 0,
         study_date: tps[0].to_string(),
         days_from_baseline: 0,
-        sum_mm: baseline_sum.map(Nm::mm),
-        baseline_sum_mm: baseline_sum.map(Nm::mm),
+        sum_mm: baseline_sum.map(Length::mm),
+        baseline_sum_mm: baseline_sum.map(Length::mm),
         nadir_mm: None,
         pct_change_from_baseline: baseline_sum.map(|_| 0.0),
         target_response: String::new(),
@@ -548,7 +550,7 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
                         Some((o, loc)) => match o {
                             Obs::Measured { ld, sa } => Some(if t.is_node { *sa } else { *ld }),
                             Obs::TooSmall => Some(cfg.too_small),
-                            Obs::Disappeared | Obs::Absent => Some(Nm::ZERO),
+                            Obs::Disappeared | Obs::Absent => Some(Length::ZERO),
                             Obs::NotEvaluated => None,
                             o => {
                                 problems.push(format!(
@@ -581,7 +583,7 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
                         let present = if t.is_node {
                             node_present(sa, cfg)
                         } else {
-                            ld > Nm::ZERO
+                            ld > Length::ZERO
                         };
                         if present {
                             NonTargetStatus::Present
@@ -622,9 +624,9 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
             timepoint: k,
             study_date: date.to_string(),
             days_from_baseline: day,
-            sum_mm: sum.map(Nm::mm),
-            baseline_sum_mm: baseline_sum.map(Nm::mm),
-            nadir_mm: baseline_sum.and(nadir).map(Nm::mm),
+            sum_mm: sum.map(Length::mm),
+            baseline_sum_mm: baseline_sum.map(Length::mm),
+            nadir_mm: baseline_sum.and(nadir).map(Length::mm),
             pct_change_from_baseline: match (sum, baseline_sum) {
                 (Some(s), Some(b)) => PctChange::new(s, b).map(PctChange::to_f64),
                 _ => None,
@@ -674,7 +676,7 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
         row: PatientRow {
             patient_id: pid.to_string(),
             n_timepoints: tps.len(),
-            baseline_sum_mm: baseline_sum.map(Nm::mm),
+            baseline_sum_mm: baseline_sum.map(Length::mm),
             best_overall_response: bor.as_str().to_string(),
             d_percent: d.map(PctChange::to_f64),
             d_high: None,

@@ -3,13 +3,13 @@
 
 use super::category::Response;
 use super::config::Resolved;
-use super::exact::{Nm, decrease_at_least, increase_at_least};
+use super::exact::{Length, decrease_at_least, increase_at_least};
 
 /// What a baseline lesion can be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Measurability {
     /// Can be a target; carries the diameter that enters the sum (LD, or SA for a node).
-    Measurable(Nm),
+    Measurable(Length),
     /// Pathological but not measurable (small lesion, node with SA 10 to < 15 mm).
     NonMeasurable,
     /// A node with SA < 10 mm, or nothing there: not recorded.
@@ -21,9 +21,9 @@ pub enum Measurability {
 /// every comparison is inclusive.
 pub fn measurability(
     is_node: bool,
-    long_axis: Nm,
-    short_axis: Nm,
-    slice_thickness: Nm,
+    long_axis: Length,
+    short_axis: Length,
+    slice_thickness: Length,
     cfg: &Resolved,
 ) -> Measurability {
     if is_node {
@@ -36,14 +36,14 @@ pub fn measurability(
         }
     } else {
         let min = if slice_thickness > cfg.thick_slice_above {
-            let thick = Nm((slice_thickness.0 as f64 * cfg.thick_slice_factor).round() as i64);
+            let thick = Length((slice_thickness.0 as f64 * cfg.thick_slice_factor).round() as i64);
             cfg.measurable_min.max(thick)
         } else {
             cfg.measurable_min
         };
         if long_axis >= min {
             Measurability::Measurable(long_axis)
-        } else if long_axis > Nm::ZERO {
+        } else if long_axis > Length::ZERO {
             Measurability::NonMeasurable
         } else {
             Measurability::NotRecorded
@@ -56,7 +56,7 @@ pub fn measurability(
 pub struct TargetValue {
     pub is_node: bool,
     /// LD (non-node) or SA (node) in use for the sum; `None` = not evaluated / missing.
-    pub value: Option<Nm>,
+    pub value: Option<Length>,
 }
 
 /// Target response and the sum (None unless every target is known).
@@ -68,12 +68,12 @@ pub struct TargetValue {
 /// footnote a).
 pub fn target_response(
     targets: &[TargetValue],
-    baseline: Nm,
-    nadir: Nm,
+    baseline: Length,
+    nadir: Length,
     after_cr: bool,
     cfg: &Resolved,
-) -> (Response, Option<Nm>) {
-    let known: Nm = targets.iter().filter_map(|t| t.value).sum();
+) -> (Response, Option<Length>) {
+    let known: Length = targets.iter().filter_map(|t| t.value).sum();
     let complete = targets.iter().all(|t| t.value.is_some());
     let sum = complete.then_some(known);
     let present = |t: &TargetValue| {
@@ -81,7 +81,7 @@ pub fn target_response(
             if t.is_node {
                 v >= cfg.node_pathological_min
             } else {
-                v > Nm::ZERO
+                v > Length::ZERO
             }
         })
     };
@@ -169,8 +169,8 @@ mod tests {
     fn cfg() -> Resolved {
         Config::default().resolve().unwrap()
     }
-    fn mm(x: f64) -> Nm {
-        Nm::from_mm(x).unwrap()
+    fn mm(x: f64) -> Length {
+        Length::from_mm(x).unwrap()
     }
     fn t(v: f64) -> TargetValue {
         TargetValue {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::exact::Nm;
+use super::exact::Length;
 
 /// The organ under which the per-organ limit counts a lesion. Organ names are compared
 /// trimmed and case-insensitively; paired organs count as one only if the table names them
@@ -25,7 +25,7 @@ pub struct Candidate {
     pub lesion_id: String,
     pub organ_key: String,
     /// LD (non-node) or SA (node).
-    pub value: Nm,
+    pub value: Length,
 }
 
 /// Indices (into `candidates`) of the chosen targets, largest first.
@@ -91,7 +91,7 @@ mod tests {
         Candidate {
             lesion_id: id.into(),
             organ_key: organ_key(node, organ),
-            value: Nm::from_mm(mm).unwrap(),
+            value: Length::from_mm(mm).unwrap(),
         }
     }
     fn ids(c: &[Candidate], chosen: &[usize]) -> Vec<String> {

@@ -762,3 +762,23 @@ fn lesion_rows_from_measure_are_accepted() {
     assert_eq!(tp(&r, "P1", 1).overall_response, "PR");
     assert_eq!(pat(&r, "P1").d_percent, Some(-50.0));
 }
+
+#[test]
+fn designating_only_new_or_non_target_lesions_keeps_recist_target_selection() {
+    let r = run(
+        HR,
+        &[
+            "P1,2024-01-01,T,false,lung,50,30,,",
+            "P1,2024-01-01,M,false,liver,40,30,non-target,",
+            "P1,2024-04-01,T,false,lung,48,30,,",
+            "P1,2024-04-01,M,false,liver,40,30,,",
+            "P1,2024-04-01,X,false,bone,12,10,new,",
+        ],
+    );
+    // T is still chosen as the target; M is non-target by designation; X is new.
+    assert_eq!(pat(&r, "P1").baseline_sum_mm, Some(50.0));
+    let t = tp(&r, "P1", 1);
+    assert_eq!(t.target_response, "SD");
+    assert_eq!(t.nontarget_response, "NON-CR/NON-PD");
+    assert_eq!(t.overall_response, "PD");
+}

@@ -427,6 +427,21 @@ treatment_start = { P1 = "2024-01-10" }
     }
 
     #[test]
+    fn serialises_to_a_response_table_and_back() {
+        let c = Config {
+            landmark: Landmark::LastBefore,
+            landmark_date: Some("2024-06-01".into()),
+            d_cutoff_pct: Some(-1.6),
+            ..Config::default()
+        };
+        let mut t = toml::Table::new();
+        t.insert("response".into(), toml::Value::try_from(&c).unwrap());
+        let text = toml::to_string(&t).unwrap();
+        assert!(text.contains("landmark = \"last-before\""), "{text}");
+        assert_eq!(Config::from_toml_str(&text, "t").unwrap(), c);
+    }
+
+    #[test]
     fn unknown_key_is_a_clear_error() {
         let e = Config::from_toml_str("[response]\npr_decrease = 30\n", "t.toml").unwrap_err();
         let msg = e.to_string();

@@ -9,14 +9,21 @@ use std::collections::BTreeMap;
 use super::exact::Length;
 
 /// The organ under which the per-organ limit counts a lesion. Organ names are compared
-/// trimmed and case-insensitively; paired organs count as one only if the table names them
-/// the same (e.g. `lung`, not `left lung` / `right lung`); an empty organ is one organ.
+/// case-insensitively with whitespace collapsed; a laterality word (`left`, `right`,
+/// `bilateral`, `l`, `r`) is dropped so that paired organs (`Left lung`, `lung, right`)
+/// count as one organ, as the EORTC Q&A asks. An empty organ is one organ.
 pub fn organ_key(is_node: bool, organ: &str) -> String {
     if is_node {
-        "lymph node".to_string()
-    } else {
-        organ.trim().to_lowercase()
+        return "lymph node".to_string();
     }
+    let lower = organ.to_lowercase();
+    lower
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '_' || c == '-')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| !matches!(*w, "left" | "right" | "bilateral" | "l" | "r"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A measurable baseline lesion.
@@ -136,6 +143,20 @@ mod tests {
             cand("L1", false, "liver", 15.0),
         ];
         assert_eq!(ids(&c, &select_targets(&c, 5, 2)), ["N1", "N2", "L1"]);
+    }
+
+    #[test]
+    fn paired_organs_count_as_one_organ() {
+        assert_eq!(organ_key(false, "Left lung"), "lung");
+        assert_eq!(organ_key(false, "lung, right"), "lung");
+        assert_eq!(organ_key(false, "R. kidney"), "kidney");
+        assert_eq!(organ_key(false, "  Soft  tissue "), "soft tissue");
+        let c = vec![
+            cand("A", false, "left lung", 30.0),
+            cand("B", false, "right lung", 25.0),
+            cand("C", false, "Lung", 20.0),
+        ];
+        assert_eq!(ids(&c, &select_targets(&c, 5, 2)), ["A", "B"]);
     }
 
     #[test]

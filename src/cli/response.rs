@@ -32,6 +32,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Config::load(p).map_err(|e| usage(e.to_string()))?
         }
     };
+    if !args.lesions.is_file() {
+        return Err(usage(format!(
+            "lesions table not found (or not a file): {}",
+            args.lesions.display()
+        )));
+    }
     let file = std::fs::File::open(&args.lesions).map_err(|e| {
         usage(format!(
             "cannot open lesions table {}: {e}",

@@ -84,6 +84,19 @@ fn main() {
         });
     let cases = load(&dir);
     let opts = MeasureOptions::default();
+    if let Ok(k) = std::env::var("DIAMETER_PROFILE_LESION") {
+        // Profiling aid: measure one lesion in a loop (for `perf record`).
+        let k: usize = k.parse().expect("lesion index");
+        let mut sc = Scratch::default();
+        let item = LesionInput::Mask {
+            lesion: cases[k].1.clone(),
+            slice_spacing_mm: None,
+        };
+        for _ in 0..200_000 {
+            std::hint::black_box(measure_input(&mut sc, &item, &opts).expect("measurable"));
+        }
+        return;
+    }
     println!(
         "\n| lesion | semi-axes mm | voxels | LD ours (edges) mm | LD ref_edge mm | |Δ| mm | ref_edge ms | ours ms | × ref_edge | pyradiomics ms (recorded) | × pyradiomics |"
     );

@@ -112,13 +112,14 @@ pub(crate) const TIE_MM: f64 = 1e-9;
 /// equally long pairs (symmetric lesions have several), the one with the larger short axis
 /// (the bidirectional reading a reader would pick; Cornerstone's rule across slices).
 pub(crate) fn best_axes(hull: &[[f64; 2]], pairs: &[(usize, usize)]) -> Axes2 {
-    let d = |&(i, j): &(usize, usize)| {
+    let d2 = |&(i, j): &(usize, usize)| {
         let (a, b) = (hull[i], hull[j]);
-        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+        (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
     };
-    let lmax = pairs.iter().map(d).fold(0.0, f64::max);
+    let lmax = pairs.iter().map(d2).fold(0.0, f64::max).sqrt();
+    let tie2 = (lmax - TIE_MM).max(0.0).powi(2);
     let mut best: Option<Axes2> = None;
-    for p in pairs.iter().filter(|p| d(p) >= lmax - TIE_MM) {
+    for p in pairs.iter().filter(|p| d2(p) >= tie2) {
         let ax = axes_from_hull_mm(hull, hull[p.0], hull[p.1]);
         if best.is_none_or(|b| ax.short_mm > b.short_mm + TIE_MM) {
             best = Some(ax);

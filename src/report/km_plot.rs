@@ -128,11 +128,16 @@ fn legend_height(fit: &KmFit, left: f64, right: f64) -> f64 {
 }
 
 /// Step-function vertices of (time, value) pairs starting at (0, start).
+/// Rows with a non-finite time or value are skipped (they cannot be drawn, and a NaN in
+/// a path makes the browser drop the whole curve).
 fn steps(points: &[(f64, f64)], start: f64, x: &LinearScale, y: &LinearScale) -> Vec<(f64, f64)> {
     let mut out = vec![(x.map(0.0), y.map(start))];
     let mut prev = start;
-    for &(t, v) in points {
-        let xt = x.map(t);
+    for &(t, v) in points
+        .iter()
+        .filter(|(t, v)| t.is_finite() && v.is_finite())
+    {
+        let xt = x.map_clamped(t);
         out.push((xt, y.map(prev)));
         out.push((xt, y.map(v)));
         prev = v;
@@ -259,8 +264,12 @@ pub fn km_svg(fit: &KmFit, opts: &KmPlotOptions) -> String {
             path_d(&steps(&pts, 1.0, &x, &y))
         );
         // Censor marks: a short vertical tick on the curve at each censoring time.
-        for r in g.table.iter().filter(|r| r.n_censor > 0.0) {
-            let (cx, cy) = (x.map(r.time), y.map(r.surv.clamp(0.0, 1.0)));
+        for r in g
+            .table
+            .iter()
+            .filter(|r| r.n_censor > 0.0 && r.time.is_finite() && r.surv.is_finite())
+        {
+            let (cx, cy) = (x.map_clamped(r.time), y.map(r.surv.clamp(0.0, 1.0)));
             svg::line(
                 &mut out,
                 cx,
@@ -430,5 +439,86 @@ pub(crate) mod tests {
     fn deterministic() {
         let o = KmPlotOptions::new("t", "s", "x");
         assert_eq!(km_svg(&small_fit(), &o), km_svg(&small_fit(), &o));
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::survival::{KmRow, MedianCi};
+    use proptest::prelude::*;
+
+    fn any_num() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            8 => -10.0f64..1000.0,
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+        ]
+    }
+
+    fn row() -> impl Strategy<Value = KmRow> {
+        (
+            any_num(),
+            0u32..500,
+            any_num(),
+            proptest::option::of(any_num()),
+            0u32..3,
+        )
+            .prop_map(|(time, n, surv, lower, c)| KmRow {
+                time,
+                n_risk: f64::from(n),
+                n_event: 1.0,
+                n_censor: f64::from(c),
+                surv,
+                std_err: None,
+                lower,
+                upper: lower.map(|l| l + 0.1),
+            })
+    }
+
+    proptest! {
+        /// Whatever the numbers, every coordinate is a finite number inside the canvas,
+        /// and names are escaped.
+        #[test]
+        fn svg_coordinates_always_finite(
+            groups in proptest::collection::vec(("[a-z<&>\" ]{0,12}", proptest::collection::vec(row(), 0..20)), 0..5)
+        ) {
+            let fit = KmFit {
+                groups: groups.iter().map(|(name, rows)| KmGroup {
+                    group: name.clone(),
+                    n: rows.len(),
+                    events: rows.len(),
+                    table: rows.clone(),
+                    median: MedianCi::default(),
+                    at_times: vec![],
+                    rmst: None,
+                }).collect(),
+                n_dropped: 0,
+                conf_type: "log".into(),
+            };
+            let opts = KmPlotOptions::new("t", "", "x");
+            let svg = km_svg(&fit, &opts);
+            prop_assert!(!svg.contains("NaN") && !svg.contains("Inf"));
+            let lay = km_layout(&fit, &opts);
+            // Every number inside an attribute value (coordinates, path data).
+            for (i, _) in svg.match_indices("=\"") {
+                let name = &svg[svg[..i].rfind(' ').map_or(0, |j| j + 1)..i];
+                if name.starts_with("data-") {
+                    continue;
+                }
+                let v = &svg[i + 2..];
+                let v = &v[..v.find('"').unwrap_or(0)];
+                for part in v.split([' ', 'M', 'L', 'Z', ',']) {
+                    if let Ok(n) = part.parse::<f64>() {
+                        prop_assert!(n.is_finite() && (-10.0..=lay.width.max(lay.height) + 10.0).contains(&n), "{} in {}", n, v);
+                    }
+                }
+            }
+            for (name, _) in &groups {
+                let needle = format!("data-group=\"{}\"", crate::report::escape::xml(name));
+                prop_assert!(svg.contains(&needle), "{} missing", needle);
+            }
+        }
     }
 }

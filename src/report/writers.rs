@@ -76,6 +76,37 @@ pub const TIMEPOINTS_HEADER: &[&str] = &[
     "overall_response",
 ];
 
+pub const LESIONS_HEADER: &[&str] = &[
+    "patient_id",
+    "study_uid",
+    "study_date",
+    "source",
+    "sop_instance_uid",
+    "lesion_id",
+    "label",
+    "is_node",
+    "organ",
+    "long_axis_mm",
+    "short_axis_mm",
+    "slice_position_mm",
+    "n_components",
+    "la_x1",
+    "la_y1",
+    "la_z1",
+    "la_x2",
+    "la_y2",
+    "la_z2",
+    "slice_thickness_mm",
+    "sa_x1",
+    "sa_y1",
+    "sa_z1",
+    "sa_x2",
+    "sa_y2",
+    "sa_z2",
+    "referenced_series_uid",
+    "path",
+];
+
 pub const QUARANTINE_HEADER: &[&str] = &["path", "reason"];
 
 /// `quarantine.csv`: one row per file the run could not use, sorted by path.
@@ -184,6 +215,43 @@ mod tests {
             csv_string("patients.csv", PATIENTS_HEADER, &empty).unwrap(),
             format!("{}\n", PATIENTS_HEADER.join(","))
         );
+    }
+
+    /// The header written for an empty table must be the one serde writes for a full one,
+    /// or an empty shard would not merge with a full one.
+    #[test]
+    fn empty_table_headers_match_serde_headers() {
+        use crate::report::LesionRow;
+        use crate::response::TimepointRow;
+        fn first_line<T: Serialize>(row: T) -> String {
+            csv_string("t", &[], &[row])
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+                .to_string()
+        }
+        assert_eq!(first_line(LesionRow::default()), LESIONS_HEADER.join(","));
+        let tp = TimepointRow {
+            patient_id: String::new(),
+            timepoint: 0,
+            study_date: String::new(),
+            days_from_baseline: 0,
+            sum_mm: None,
+            baseline_sum_mm: None,
+            nadir_mm: None,
+            pct_change_from_baseline: None,
+            target_response: String::new(),
+            nontarget_response: String::new(),
+            new_lesions: false,
+            overall_response: String::new(),
+        };
+        assert_eq!(first_line(tp), TIMEPOINTS_HEADER.join(","));
+        let q = QuarantinedFile {
+            path: "a".into(),
+            reason: "b".into(),
+        };
+        assert_eq!(first_line(q), QUARANTINE_HEADER.join(","));
     }
 
     #[test]

@@ -592,3 +592,98 @@ fn console_check_detects_errors() {
         "console.error not seen:\n{err}"
     );
 }
+
+/// A trial-sized cohort: 236 patients, 6 response groups, long follow-up in days. The
+/// figures must stay legible (ids move to tooltips, legends wrap) and stay deterministic.
+#[test]
+fn large_cohort_figures_stay_legible() {
+    let dir = out_dir("report_large");
+    let codes = ["CR", "PR", "SD", "PD", "NE", "NON-CR/NON-PD"];
+    let mut patients = vec![];
+    let mut timepoints = vec![];
+    let mut groups: Vec<Vec<(f64, bool)>> = vec![vec![]; codes.len()];
+    for i in 0..236usize {
+        let code = codes[(i * 7 + i / 5) % codes.len()];
+        // A deterministic spread of D in [-100, +80].
+        let d = -100.0 + ((i * 37) % 181) as f64;
+        let id = format!("TRIAL-0001-{i:04}");
+        patients.push(patient(&id, code, Some(d), true, ""));
+        timepoints.push(tp(&id, 0, 0, None, ""));
+        for k in 1..=4 {
+            timepoints.push(tp(
+                &id,
+                k,
+                56 * k as i64 + (i % 9) as i64,
+                Some(d * k as f64 / 4.0),
+                code,
+            ));
+        }
+        let g = codes.iter().position(|c| *c == code).unwrap_or(0);
+        let t = 30.0 + ((i * 53) % 1800) as f64;
+        groups[g].push((t, i % 3 != 0));
+    }
+    let fit = KmFit {
+        groups: codes
+            .iter()
+            .zip(&groups)
+            .map(|(c, data)| km_group(&format!("best_overall_response={c}"), data))
+            .collect(),
+        n_dropped: 0,
+        conf_type: "log".into(),
+    };
+    let mut ep = EndpointResults::empty("os", "not needed here");
+    ep.time_unit = "days".into();
+    ep.km_by_response = Analysis::Computed(fit);
+    let quality = DataQuality::default();
+    let endpoints = vec![ep];
+    let input = ReportInput {
+        title: "large",
+        quality: &quality,
+        patients: &patients,
+        timepoints: &timepoints,
+        endpoints: &endpoints,
+        key_images: &[],
+    };
+    let figs = figures(&input);
+    for f in &figs {
+        std::fs::write(dir.join(&f.file_name), &f.svg).expect("write svg");
+    }
+    let waterfall = &figs
+        .iter()
+        .find(|f| f.file_name == "waterfall.svg")
+        .expect("waterfall")
+        .svg;
+    assert_eq!(waterfall.matches("class=\"bar\"").count(), 236);
+    assert!(
+        !waterfall.contains("rotate(-60"),
+        "236 ids under the bars would overlap"
+    );
+    assert!(waterfall.contains("<title>TRIAL-0001-0000: -100.0 % (CR)</title>"));
+    let km = &figs
+        .iter()
+        .find(|f| f.file_name == "km_os_by_response.svg")
+        .expect("km")
+        .svg;
+    // Six groups: six curves, and six at-risk rows of one value per x tick.
+    assert_eq!(km.matches("class=\"km-curve\"").count(), 6);
+    let ticks = km.matches("<g class=\"x-axis\">").count();
+    assert_eq!(ticks, 1);
+    let n_ticks = km
+        .split("<g class=\"x-axis\">")
+        .nth(1)
+        .expect("axis")
+        .split("</g>")
+        .next()
+        .expect("g")
+        .matches("<text")
+        .count()
+        - 1;
+    assert_eq!(km.matches("class=\"risk\"").count(), 6 * n_ticks);
+    let spider = &figs
+        .iter()
+        .find(|f| f.file_name == "spider.svg")
+        .expect("spider")
+        .svg;
+    assert_eq!(spider.matches("<polyline").count(), 236);
+    assert_eq!(figs, figures(&input));
+}

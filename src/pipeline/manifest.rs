@@ -749,7 +749,21 @@ impl Manifest {
             newest: i64,
         }
         let mut studies: BTreeMap<String, Acc> = BTreeMap::new();
-        for r in self.files()? {
+        // Same columns as `files()`, without the (possibly large) per-file meta blobs.
+        let indexed: Vec<FileRecord> = {
+            let mut st = self
+                .conn
+                .prepare(
+                    "SELECT path, size, mtime_ns, arrived_ns, checked_ns, hash, status, study_uid,
+                            patient_id, reason, NULL FROM files
+                     WHERE status = 'indexed' ORDER BY path",
+                )
+                .map_err(|e| self.err(e))?;
+            st.query_map([], read_file_row)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.err(e))?
+        };
+        for r in indexed {
             let FileState::Indexed {
                 study_uid,
                 patient_id,

@@ -52,11 +52,17 @@ impl AtomicFile {
     /// Starts writing a new version of `target` (its directory must exist).
     pub fn create(target: &Path) -> Result<Self, AtomicError> {
         let (dir, name) = split(target)?;
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(dir)
-            .map_err(io_err(target))?;
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(TEMP_SUFFIX);
+        // tempfile's default 0600 would make every output private to the run's user; ask
+        // for what a plain `File::create` gets (0666 minus the umask).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder.tempfile_in(dir).map_err(io_err(target))?;
         Ok(Self {
             target: target.to_path_buf(),
             temp: BufWriter::new(temp),
@@ -279,6 +285,19 @@ mod tests {
         write_atomic(&p, b"new content").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"new content");
         assert_eq!(names(d.path()), vec!["a.csv"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_same_mode_as_a_plain_create() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let control = d.path().join("control");
+        fs::write(&control, b"x").unwrap();
+        let p = d.path().join("a.csv");
+        write_atomic(&p, b"x").unwrap();
+        let mode = |q: &Path| fs::metadata(q).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p), mode(&control));
     }
 
     #[test]

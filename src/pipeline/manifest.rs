@@ -27,7 +27,8 @@
 //!    [`Plan::set_indexed`] / [`Plan::set_ignored`] / [`Plan::set_quarantined`].
 //! 3. [`Plan::hash_pending`] hashes the files of the studies this shard processes.
 //! 4. [`Manifest::commit_files`]: one transaction.
-//! 5. [`Manifest::studies`]: ready / still arriving / clean studies of this shard.
+//! 5. [`Manifest::studies`]: ready / still arriving / clean studies of this shard (and, when
+//!    sharded, [`Manifest::retain_patients`] to drop patients that moved to another shard).
 //! 6. For each ready study, between stop-flag checks: compute, then
 //!    [`Manifest::store_result`] (one transaction per study).
 //! 7. [`Manifest::results`] gives every stored result to write the outputs.
@@ -70,6 +71,7 @@ CREATE TABLE files (
     path        TEXT PRIMARY KEY NOT NULL,
     size        INTEGER NOT NULL,
     mtime_ns    INTEGER NOT NULL,
+    arrived_ns  INTEGER NOT NULL,
     checked_ns  INTEGER NOT NULL,
     hash        BLOB,
     status      TEXT NOT NULL CHECK (status IN ('pending','indexed','ignored','quarantined')),
@@ -148,6 +150,8 @@ pub struct FileRecord {
     pub path: String,
     pub size: u64,
     pub mtime_ns: i64,
+    /// max(mtime, ctime) as last scanned; what the stable age looks at.
+    pub arrived_ns: i64,
     /// Start of the scan that last read this file's content.
     pub checked_ns: i64,
     pub hash: Option<[u8; 32]>,
@@ -409,7 +413,8 @@ pub struct StudyWork {
     pub fingerprint: [u8; 32],
     /// Its indexed files, relative paths in order.
     pub files: Vec<String>,
-    pub newest_mtime_ns: i64,
+    /// The latest arrival (max of mtime and ctime) among its files, ns since the epoch.
+    pub newest_arrival_ns: i64,
     pub reason: DirtyReason,
 }
 
@@ -598,8 +603,8 @@ impl Manifest {
         let mut st = self
             .conn
             .prepare(
-                "SELECT path, size, mtime_ns, checked_ns, hash, status, study_uid, patient_id,
-                        reason, meta FROM files ORDER BY path",
+                "SELECT path, size, mtime_ns, arrived_ns, checked_ns, hash, status, study_uid,
+                        patient_id, reason, meta FROM files ORDER BY path",
             )
             .map_err(|e| self.err(e))?;
         let rows = st
@@ -617,31 +622,30 @@ impl Manifest {
             .map(|r| (r.path.clone(), r))
             .collect();
         let mut entries = Vec::with_capacity(scan.files.len());
-        for FileStat {
-            path,
-            size,
-            mtime_ns,
-        } in scan.files
-        {
-            let prev = previous.remove(&path);
+        for stat in scan.files {
+            let FileStat {
+                size,
+                mtime_ns,
+                arrived_ns,
+                ..
+            } = stat;
+            let prev = previous.remove(&stat.path);
             let (change, record) = match &prev {
-                None => (Change::Added, fresh(path, size, mtime_ns, scan.started_ns)),
+                None => (Change::Added, fresh(stat, scan.started_ns)),
                 Some(p)
                     if p.size == size
                         && p.mtime_ns == mtime_ns
                         && mtime_ns.saturating_add(RACY_WINDOW_NS) <= p.checked_ns =>
                 {
                     let mut r = p.clone();
+                    r.arrived_ns = arrived_ns;
                     if matches!(r.state, FileState::Quarantined { .. }) {
                         // Always retried (see the module docs).
                         r.state = FileState::Pending;
                     }
                     (Change::Unchanged, r)
                 }
-                Some(_) => (
-                    Change::Modified,
-                    fresh(path, size, mtime_ns, scan.started_ns),
-                ),
+                Some(_) => (Change::Modified, fresh(stat, scan.started_ns)),
             };
             entries.push(PlanEntry {
                 change,
@@ -673,9 +677,9 @@ impl Manifest {
             }
             let mut put = tx
                 .prepare(
-                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, checked_ns, hash, status,
-                        study_uid, patient_id, reason, meta)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, arrived_ns, checked_ns, hash,
+                        status, study_uid, patient_id, reason, meta)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(e)?;
             for entry in &plan.entries {
@@ -695,6 +699,7 @@ impl Manifest {
                     r.path,
                     i64::try_from(r.size).unwrap_or(i64::MAX),
                     r.mtime_ns,
+                    r.arrived_ns,
                     r.checked_ns,
                     r.hash.as_ref().map(|h| h.as_slice()),
                     r.state.status(),
@@ -744,7 +749,21 @@ impl Manifest {
             newest: i64,
         }
         let mut studies: BTreeMap<String, Acc> = BTreeMap::new();
-        for r in self.files()? {
+        // Same columns as `files()`, without the (possibly large) per-file meta blobs.
+        let indexed: Vec<FileRecord> = {
+            let mut st = self
+                .conn
+                .prepare(
+                    "SELECT path, size, mtime_ns, arrived_ns, checked_ns, hash, status, study_uid,
+                            patient_id, reason, NULL FROM files
+                     WHERE status = 'indexed' ORDER BY path",
+                )
+                .map_err(|e| self.err(e))?;
+            st.query_map([], read_file_row)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.err(e))?
+        };
+        for r in indexed {
             let FileState::Indexed {
                 study_uid,
                 patient_id,
@@ -770,7 +789,7 @@ impl Manifest {
                 acc.hasher.update(r.path.as_bytes());
                 acc.hasher.update(&h);
             }
-            acc.newest = acc.newest.max(r.mtime_ns);
+            acc.newest = acc.newest.max(r.arrived_ns);
             acc.files.push(r.path);
         }
         let stored: HashMap<String, ([u8; 32], String)> = {
@@ -813,10 +832,10 @@ impl Manifest {
                         patient_id: acc.patient,
                         fingerprint,
                         files: acc.files,
-                        newest_mtime_ns: acc.newest,
+                        newest_arrival_ns: acc.newest,
                         reason,
                     };
-                    if work.newest_mtime_ns > horizon {
+                    if work.newest_arrival_ns > horizon {
                         plan.still_arriving.push(work);
                     } else {
                         plan.ready.push(work);
@@ -857,6 +876,40 @@ impl Manifest {
         )
         .map_err(e)?;
         tx.commit().map_err(e)
+    }
+
+    /// Deletes the stored results of patients `want` rejects (one transaction) and returns
+    /// their study UIDs. Call it in a sharded run: if the shard count changed since the
+    /// folder was last used, patients that now belong to another shard must leave this
+    /// shard's outputs, or `merge` would see them twice.
+    pub fn retain_patients(
+        &mut self,
+        want: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, ManifestError> {
+        let path = self.path.clone();
+        let e = |err| sqlite(&path, err);
+        let tx = self.conn.transaction().map_err(e)?;
+        let mut dropped = Vec::new();
+        {
+            let mut st = tx
+                .prepare("SELECT study_uid, patient_id FROM results ORDER BY study_uid")
+                .map_err(e)?;
+            let rows: Vec<(String, String)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(e)?;
+            let mut del = tx
+                .prepare("DELETE FROM results WHERE study_uid = ?1")
+                .map_err(e)?;
+            for (study, patient) in rows {
+                if !want(&patient) {
+                    del.execute([&study]).map_err(e)?;
+                    dropped.push(study);
+                }
+            }
+        }
+        tx.commit().map_err(e)?;
+        Ok(dropped)
     }
 
     /// One study's stored result.
@@ -903,11 +956,12 @@ impl Manifest {
     }
 }
 
-fn fresh(path: String, size: u64, mtime_ns: i64, checked_ns: i64) -> FileRecord {
+fn fresh(stat: FileStat, checked_ns: i64) -> FileRecord {
     FileRecord {
-        path,
-        size,
-        mtime_ns,
+        path: stat.path,
+        size: stat.size,
+        mtime_ns: stat.mtime_ns,
+        arrived_ns: stat.arrived_ns,
         checked_ns,
         hash: None,
         state: FileState::Pending,
@@ -944,15 +998,15 @@ fn blob32(v: Vec<u8>, col: usize) -> rusqlite::Result<[u8; 32]> {
 }
 
 fn read_file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
-    let status: String = r.get(5)?;
+    let status: String = r.get(6)?;
     let state = match status.as_str() {
         "indexed" => FileState::Indexed {
-            study_uid: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
-            patient_id: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+            study_uid: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+            patient_id: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
         },
         "ignored" => FileState::Ignored,
         "quarantined" => FileState::Quarantined {
-            reason: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+            reason: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
         },
         _ => FileState::Pending,
     };
@@ -960,13 +1014,14 @@ fn read_file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
         path: r.get(0)?,
         size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
         mtime_ns: r.get(2)?,
-        checked_ns: r.get(3)?,
+        arrived_ns: r.get(3)?,
+        checked_ns: r.get(4)?,
         hash: r
-            .get::<_, Option<Vec<u8>>>(4)?
-            .map(|v| blob32(v, 4))
+            .get::<_, Option<Vec<u8>>>(5)?
+            .map(|v| blob32(v, 5))
             .transpose()?,
         state,
-        meta: r.get(9)?,
+        meta: r.get(10)?,
     })
 }
 
@@ -994,6 +1049,7 @@ mod tests {
                     path: p.to_string(),
                     size,
                     mtime_ns,
+                    arrived_ns: mtime_ns,
                 })
                 .collect(),
             skipped: Vec::new(),
@@ -1093,7 +1149,7 @@ mod tests {
             patient_id: "P".into(),
             fingerprint: [7; 32],
             files: vec![],
-            newest_mtime_ns: 0,
+            newest_arrival_ns: 0,
             reason: DirtyReason::New,
         };
         m.store_result(&w, "c", b"r").unwrap();

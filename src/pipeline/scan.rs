@@ -33,6 +33,10 @@ pub struct FileStat {
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: i64,
+    /// When the file arrived here: the later of mtime and the inode change time (ctime) on
+    /// Unix. Copies that keep the sender's mtime (`rsync -a`, `cp -p`, many PACS exporters)
+    /// still get a fresh ctime, so the stable age works for them too.
+    pub arrived_ns: i64,
 }
 
 /// A path the walk could not or would not take, with why.
@@ -145,11 +149,15 @@ pub fn scan_export(root: &Path, opts: &ScanOptions) -> Result<Scan, ScanError> {
             continue;
         };
         match entry.metadata() {
-            Ok(md) => files.push(FileStat {
-                path: rel,
-                size: md.len(),
-                mtime_ns: md.modified().map(system_time_ns).unwrap_or(0),
-            }),
+            Ok(md) => {
+                let mtime_ns = md.modified().map(system_time_ns).unwrap_or(0);
+                files.push(FileStat {
+                    path: rel,
+                    size: md.len(),
+                    mtime_ns,
+                    arrived_ns: mtime_ns.max(ctime_ns(&md)),
+                });
+            }
             Err(e) => skipped.borrow_mut().push(skip(
                 &canon_root,
                 entry.path(),
@@ -192,6 +200,19 @@ fn skip(root: &Path, path: &Path, reason: &str) -> Skipped {
         path: shown,
         reason: reason.to_string(),
     }
+}
+
+#[cfg(unix)]
+fn ctime_ns(md: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    md.ctime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(md.ctime_nsec())
+}
+
+#[cfg(not(unix))]
+fn ctime_ns(_md: &std::fs::Metadata) -> i64 {
+    i64::MIN
 }
 
 /// Nanoseconds since the Unix epoch (negative before 1970, saturating far out).

@@ -226,7 +226,7 @@ struct Night {
 
 /// What the lead's `run` glue does, with a fake measurement: the result of a study is the
 /// list of its files with their content.
-fn night(export: &Path, out: &Path, config: &str, shard: Shard, stable_age: Duration) -> Night {
+fn night(export: &Path, out: &Path, config: &str, shard: Shard, now: SystemTime) -> Night {
     let lock = OutputLock::acquire(out).unwrap();
     atomic::clean_stale_temps(out).unwrap();
     let config_hash = scan::config_hash(config.as_bytes());
@@ -259,10 +259,14 @@ fn night(export: &Path, out: &Path, config: &str, shard: Shard, stable_age: Dura
     let report = manifest.commit_files(&plan).unwrap();
     night.removed_studies = report.removed_studies;
     let studies = manifest
-        .studies(&config_hash, SystemTime::now(), stable_age, &|p| {
-            shard.contains(p)
-        })
+        .studies(&config_hash, now, STABLE_AGE, &|p| shard.contains(p))
         .unwrap();
+    assert!(
+        manifest
+            .retain_patients(&|p| shard.contains(p))
+            .unwrap()
+            .is_empty()
+    );
     for w in &studies.ready {
         let mut result = format!("{}|{}|{config}", w.patient_id, w.study_uid);
         for f in &w.files {
@@ -298,7 +302,13 @@ fn by_study(n: &Night) -> BTreeMap<String, StoredResult> {
         .collect()
 }
 
-const AGE: Duration = Duration::from_secs(600);
+const STABLE_AGE: Duration = Duration::from_secs(600);
+
+/// "Tonight", far enough after the test wrote its files (mtime *and* ctime) for them to be
+/// stable.
+fn later() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(3600)
+}
 
 fn seed_export(export: &Path) {
     for (p, s) in [("P1", "S1"), ("P2", "S2"), ("P3", "S3"), ("P4", "S4")] {
@@ -317,14 +327,14 @@ fn nights_recompute_exactly_the_changed_studies() {
     let out = d.path().join("out");
     seed_export(&export);
 
-    let n1 = night(&export, &out, "cfg-a", Shard::all(), AGE);
+    let n1 = night(&export, &out, "cfg-a", Shard::all(), later());
     assert_eq!(computed(&n1), vec!["S1", "S2", "S3", "S4"]);
     assert!(n1.computed.iter().all(|(_, r)| *r == DirtyReason::New));
     assert_eq!(n1.indexed_files, 13, "12 instances + README");
     assert_eq!(n1.hashed_files, 12, "the README is not hashed");
 
     // Nothing changed: nothing recomputed, results bit-identical, no file re-read.
-    let n2 = night(&export, &out, "cfg-a", Shard::all(), AGE);
+    let n2 = night(&export, &out, "cfg-a", Shard::all(), later());
     assert!(n2.computed.is_empty(), "{:?}", n2.computed);
     assert_eq!(n2.indexed_files, 0);
     assert_eq!(n2.hashed_files, 0);
@@ -337,7 +347,7 @@ fn nights_recompute_exactly_the_changed_studies() {
     fs::remove_file(export.join("P4/S4/2.dcm")).unwrap();
     write_instance(&export, "P5/S5/0.dcm", "P5", "S5", "px0");
     set_age(&export.join("P1/S1/1.dcm"), Duration::from_secs(1800));
-    let n3 = night(&export, &out, "cfg-a", Shard::all(), AGE);
+    let n3 = night(&export, &out, "cfg-a", Shard::all(), later());
     assert_eq!(computed(&n3), vec!["S2", "S3", "S4", "S5"]);
     let reasons: BTreeMap<&str, DirtyReason> =
         n3.computed.iter().map(|(s, r)| (s.as_str(), *r)).collect();
@@ -351,13 +361,13 @@ fn nights_recompute_exactly_the_changed_studies() {
 
     // Remove a whole study: its result is dropped.
     fs::remove_dir_all(export.join("P4")).unwrap();
-    let n4 = night(&export, &out, "cfg-a", Shard::all(), AGE);
+    let n4 = night(&export, &out, "cfg-a", Shard::all(), later());
     assert!(n4.computed.is_empty());
     assert_eq!(n4.removed_studies, vec!["S4"]);
     assert!(!by_study(&n4).contains_key("S4"));
 
     // A config change dirties everything.
-    let n5 = night(&export, &out, "cfg-b", Shard::all(), AGE);
+    let n5 = night(&export, &out, "cfg-b", Shard::all(), later());
     assert_eq!(computed(&n5), vec!["S1", "S2", "S3", "S5"]);
     assert!(
         n5.computed
@@ -372,20 +382,26 @@ fn a_study_still_arriving_waits_for_the_stable_age() {
     let export = d.path().join("export");
     let out = d.path().join("out");
     seed_export(&export);
-    night(&export, &out, "c", Shard::all(), AGE);
+    night(&export, &out, "c", Shard::all(), later());
 
-    // S6 is being sent right now: one instance is two minutes old.
+    // S6 is being copied in right now, with the sender's (hour-old) mtimes kept, as
+    // `rsync -a` does: its ctime is fresh, so it is still arriving.
     write_instance(&export, "P6/S6/0.dcm", "P6", "S6", "a");
     write_instance(&export, "P6/S6/1.dcm", "P6", "S6", "b");
-    set_age(&export.join("P6/S6/1.dcm"), Duration::from_secs(120));
-    let n = night(&export, &out, "c", Shard::all(), AGE);
+    let n = night(&export, &out, "c", Shard::all(), SystemTime::now());
     assert!(n.computed.is_empty());
     assert_eq!(n.still_arriving, vec!["S6"]);
     assert!(!by_study(&n).contains_key("S6"));
+    assert_eq!(n.clean, vec!["S1", "S2", "S3", "S4"]);
 
-    // Ten minutes later (the same files, now older than the stable age).
-    set_age(&export.join("P6/S6/1.dcm"), Duration::from_secs(700));
-    let n = night(&export, &out, "c", Shard::all(), AGE);
+    // Eleven minutes later the same files are stable.
+    let n = night(
+        &export,
+        &out,
+        "c",
+        Shard::all(),
+        SystemTime::now() + Duration::from_secs(660),
+    );
     assert_eq!(computed(&n), vec!["S6"]);
     assert!(n.still_arriving.is_empty());
 }
@@ -406,7 +422,7 @@ fn quarantined_files_are_reported_and_retried_every_night() {
         .unwrap()
         .set_modified(mtime)
         .unwrap();
-    let n1 = night(&export, &out, "c", Shard::all(), AGE);
+    let n1 = night(&export, &out, "c", Shard::all(), later());
     assert_eq!(
         n1.quarantined,
         vec![("P1/S1/9.dcm".to_string(), "truncated header".to_string())]
@@ -416,7 +432,7 @@ fn quarantined_files_are_reported_and_retried_every_night() {
     drop(m);
 
     // Still broken: retried (read again), still reported, S1 untouched.
-    let n2 = night(&export, &out, "c", Shard::all(), AGE);
+    let n2 = night(&export, &out, "c", Shard::all(), later());
     assert_eq!(n2.indexed_files, 1);
     assert_eq!(n2.quarantined.len(), 1);
     assert!(n2.computed.is_empty());
@@ -432,7 +448,7 @@ fn quarantined_files_are_reported_and_retried_every_night() {
         .unwrap()
         .set_modified(mtime)
         .unwrap();
-    let n3 = night(&export, &out, "c", Shard::all(), AGE);
+    let n3 = night(&export, &out, "c", Shard::all(), later());
     assert!(n3.quarantined.is_empty());
     assert_eq!(computed(&n3), vec!["S1"]);
     assert!(String::from_utf8_lossy(&by_study(&n3)["S1"].result).contains("px9"));
@@ -448,12 +464,18 @@ fn shards_partition_patients_and_together_equal_the_single_run() {
             write_instance(&export, &format!("{pid}/{sid}/0.dcm"), &pid, &sid, "x");
         }
     }
-    let single = night(&export, &d.path().join("all"), "c", Shard::all(), AGE);
+    let single = night(&export, &d.path().join("all"), "c", Shard::all(), later());
     let mut union = BTreeMap::new();
     let mut shard_of_patient = BTreeMap::new();
     for i in 0..3 {
         let shard = Shard::new(i, 3).unwrap();
-        let n = night(&export, &d.path().join(format!("part{i}")), "c", shard, AGE);
+        let n = night(
+            &export,
+            &d.path().join(format!("part{i}")),
+            "c",
+            shard,
+            later(),
+        );
         for r in n.results {
             assert!(shard.contains(&r.patient_id));
             let prev = shard_of_patient.insert(r.patient_id.clone(), i);
@@ -473,6 +495,45 @@ fn shards_partition_patients_and_together_equal_the_single_run() {
     assert_eq!(shard_of_patient.len(), 12);
 }
 
+#[test]
+fn changing_the_shard_count_drops_patients_that_moved_away() {
+    let d = tempfile::tempdir().unwrap();
+    let export = d.path().join("export");
+    for p in 0..8 {
+        let pid = format!("PAT{p}");
+        write_instance(
+            &export,
+            &format!("{pid}/0.dcm"),
+            &pid,
+            &format!("ST{p}"),
+            "x",
+        );
+    }
+    let out = d.path().join("part0");
+    let two = Shard::new(0, 2).unwrap();
+    let four = Shard::new(0, 4).unwrap();
+    night(&export, &out, "c", two, later());
+    let mut m = Manifest::open(&out.join(MANIFEST_FILE)).unwrap();
+    let before: Vec<String> = m
+        .results()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.patient_id)
+        .collect();
+    let dropped = m.retain_patients(&|p| four.contains(p)).unwrap();
+    let after: Vec<String> = m
+        .results()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.patient_id)
+        .collect();
+    assert!(after.iter().all(|p| four.contains(p)));
+    assert!(!dropped.is_empty(), "some 0/2 patients are not in 0/4");
+    assert_eq!(before.len(), after.len() + dropped.len());
+    let expected_after: Vec<&String> = before.iter().filter(|p| four.contains(p)).collect();
+    assert_eq!(after.iter().collect::<Vec<_>>(), expected_after);
+}
+
 // ---------------------------------------------------------------------------------------
 // Crash in the middle of a manifest transaction
 // ---------------------------------------------------------------------------------------
@@ -490,6 +551,7 @@ fn hammer_manifest(db: &Path) {
                 path: format!("f{i:05}"),
                 size: 1,
                 mtime_ns: 0,
+                arrived_ns: 0,
             })
             .collect(),
         skipped: Vec::new(),
@@ -510,7 +572,7 @@ fn hammer_manifest(db: &Path) {
             patient_id: "P".into(),
             fingerprint: *blake3::hash(&payload).as_bytes(),
             files: Vec::new(),
-            newest_mtime_ns: 0,
+            newest_arrival_ns: 0,
             reason: DirtyReason::New,
         };
         m.store_result(&work, "cfg", &payload).unwrap();
@@ -529,7 +591,16 @@ fn killing_a_writer_mid_transaction_leaves_a_consistent_manifest() {
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join(MANIFEST_FILE);
     let mut last_round = 0u64;
-    for kill_after in [3u64, 7, 12] {
+    let mut hot_journals = 0;
+    let mut kills = 0;
+    // Kill at varying moments until a kill has hit an open transaction (its rollback journal
+    // is still on disk) at least twice; every reopen must be consistent.
+    for attempt in 0u64..40 {
+        if hot_journals >= 2 {
+            break;
+        }
+        let kill_after = 2 + attempt % 3;
+        kills += 1;
         let (mut child, mut out) = spawn_helper("hammer-manifest", &db);
         let mut seen = 0u64;
         let mut line = String::new();
@@ -540,8 +611,13 @@ fn killing_a_writer_mid_transaction_leaves_a_consistent_manifest() {
                 seen += 1;
             }
         }
+        std::thread::sleep(Duration::from_millis(attempt * 7 % 50));
         child.kill().unwrap(); // SIGKILL, most likely inside a transaction
         child.wait().unwrap();
+        let journal = d.path().join(format!("{MANIFEST_FILE}-journal"));
+        if journal.exists() {
+            hot_journals += 1;
+        }
 
         let m = Manifest::open(&db).expect("reopens after the crash");
         m.integrity_check().unwrap();
@@ -563,5 +639,9 @@ fn killing_a_writer_mid_transaction_leaves_a_consistent_manifest() {
         }
         assert!(!m.results().unwrap().is_empty());
     }
-    assert!(last_round >= 2);
+    assert!(last_round >= 1);
+    eprintln!(
+        "killed {kills} writers; {hot_journals} left a rollback journal that reopening undid"
+    );
+    assert!(hot_journals >= 1, "no kill landed inside a transaction");
 }

@@ -474,6 +474,7 @@ mod props {
                 std_err: None,
                 lower,
                 upper: lower.map(|l| l + 0.1),
+                cumhaz: 0.0,
             })
     }
 

@@ -922,6 +922,17 @@ fn bad_geometry_is_an_error_not_a_panic() {
         mask: vec![],
     };
     assert!(measure_mask(&one(huge), &o).is_err());
+    let mut far = ok.clone();
+    far.grid.origin = [1e200, 7.5, 1.0];
+    assert!(matches!(
+        measure_mask(
+            &MaskLesion {
+                slices: vec![ok.clone(), far]
+            },
+            &o
+        ),
+        Err(MeasureError::InvalidGeometry(_))
+    ));
     // Whole-pixel in-plane offsets are fine (e.g. frames cropped differently).
     let mut moved = ok.clone();
     moved.grid.origin = [-1.0, 9.5, 1.0];

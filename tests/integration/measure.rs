@@ -1252,4 +1252,38 @@ proptest! {
         }
         prop_assert_eq!(m.n_components, n);
     }
+
+    /// Arbitrary geometry and masks never panic: each lesion is Ok or a typed error.
+    #[test]
+    fn arbitrary_input_never_panics(
+        slices in proptest::collection::vec(
+            (
+                proptest::array::uniform3(prop_oneof![Just(0.0), Just(1.0), -1e3f64..1e3, Just(f64::NAN), Just(1e300)]),
+                proptest::array::uniform3(prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]),
+                proptest::array::uniform3(prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]),
+                proptest::array::uniform2(prop_oneof![Just(0.0), Just(0.7), -1.0f64..3.0]),
+                0usize..6, 0usize..6, proptest::collection::vec(0u8..3, 0..40),
+            ),
+            0..5,
+        ),
+        polys in proptest::collection::vec(proptest::collection::vec(proptest::array::uniform3(prop_oneof![-1e3f64..1e3, Just(f64::INFINITY)]), 0..6), 0..4),
+        min_vol in prop_oneof![Just(0.0), Just(10.0), Just(-1.0), Just(f64::NAN)],
+    ) {
+        let lesion = MaskLesion {
+            slices: slices
+                .into_iter()
+                .map(|(origin, row_dir, col_dir, spacing, rows, cols, mask)| MaskSlice {
+                    grid: PlaneGrid { origin, row_dir, col_dir, spacing, rows, cols },
+                    mask,
+                })
+                .collect(),
+        };
+        let o = MeasureOptions { point_set: PointSet::Corners, min_component_mm3: min_vol };
+        let _ = measure_mask(&lesion, &o);
+        let _ = measure_mask_spaced(&lesion, &o, Some(2.0));
+        for s in &lesion.slices {
+            let _ = measure_slice(s, PointSet::Edges);
+        }
+        let _ = measure_contours(&ContourLesion { polygons: polys }, &o);
+    }
 }

@@ -280,6 +280,12 @@ fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureE
             "slice {k} origin is offset by ({dr:.3}, {dc:.3}) pixels from slice 0, not whole pixels"
         )));
     }
+    let far = (4 * super::geometry::MAX_SIDE) as f64;
+    if dr.abs() > far || dc.abs() > far {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "slice {k} origin is {dr:.0} rows, {dc:.0} columns away from slice 0"
+        )));
+    }
     Ok((dr.round() as i64, dc.round() as i64))
 }
 

@@ -322,6 +322,106 @@ fn ellipsoid_long_axis_is_the_central_section_in_any_slice_order() {
     ));
 }
 
+/// Axial long and short axis of an ellipsoid with semi-axes (a, b, c) rotated by theta about
+/// the frame normal after a tilt phi about the frame x axis: the central section's axes,
+/// 2/√λ of the in-plane 2 × 2 block of the quadric (as in the diameter anchor).
+fn section_axes(ax: [f64; 3], theta: f64, phi: f64) -> (f64, f64, [[f64; 3]; 3]) {
+    let (t, p) = (theta.to_radians(), phi.to_radians());
+    let rz = [
+        [t.cos(), -t.sin(), 0.0],
+        [t.sin(), t.cos(), 0.0],
+        [0.0, 0.0, 1.0],
+    ];
+    let rx = [
+        [1.0, 0.0, 0.0],
+        [0.0, p.cos(), -p.sin()],
+        [0.0, p.sin(), p.cos()],
+    ];
+    let mut r = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            r[i][j] = (0..3).map(|k| rz[i][k] * rx[k][j]).sum();
+        }
+    }
+    let mut a = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            a[i][j] = (0..3).map(|k| r[i][k] * r[j][k] / (ax[k] * ax[k])).sum();
+        }
+    }
+    let (p2, q, s2) = (a[0][0], a[0][1], a[1][1]);
+    let m = (p2 + s2) / 2.0;
+    let d = (((p2 - s2) / 2.0).powi(2) + q * q).sqrt();
+    (2.0 / (m - d).sqrt(), 2.0 / (m + d).sqrt(), a)
+}
+
+#[test]
+fn ellipsoids_in_axial_and_oblique_stacks_match_their_central_section() {
+    let frames: [(&str, PlaneGrid, f64); 3] = [
+        ("axial 0.7/2.5", axial(1, 1, 0.7, 0.7, 0.0), 2.5),
+        ("axial 0.5x0.9/1.2", axial(1, 1, 0.5, 0.9, 0.0), 1.2),
+        ("oblique 0.8x0.6/3", oblique(1, 1, 0.8, 0.6), 3.0),
+    ];
+    let shapes = [
+        ([5.0, 5.0, 5.0], 0.0, 0.0),
+        ([15.0, 8.0, 10.0], 30.0, 0.0),
+        ([30.0, 20.0, 15.0], 60.0, 20.0),
+        ([12.0, 7.5, 8.0], -40.0, 10.0),
+        ([25.0, 9.0, 6.0], 115.0, 35.0),
+    ];
+    for (name, g0, dz) in &frames {
+        let n = normal(g0);
+        let (dy, dx) = (g0.spacing[0], g0.spacing[1]);
+        let diag = (dx * dx + dy * dy).sqrt();
+        for (ax, th, ph) in shapes {
+            let (long, short, q) = section_axes(ax, th, ph);
+            let r = ax.iter().cloned().fold(0.0, f64::max);
+            let (rows, cols, nz) = (
+                (2.0 * r / dy) as usize + 6,
+                (2.0 * r / dx) as usize + 6,
+                (r / dz) as i64 + 2,
+            );
+            let (cr, cc) = (rows as f64 / 2.0 + 0.31, cols as f64 / 2.0 - 0.17);
+            let mut slices = vec![];
+            for k in -nz..=nz {
+                let z = k as f64 * dz;
+                let mut g = g0.clone();
+                g.rows = rows;
+                g.cols = cols;
+                for (o, ni) in g.origin.iter_mut().zip(n) {
+                    *o += z * ni;
+                }
+                let mut mask = vec![0u8; rows * cols];
+                for rr in 0..rows {
+                    for c in 0..cols {
+                        let v = [(c as f64 - cc) * dx, (rr as f64 - cr) * dy, z];
+                        let f: f64 = (0..3)
+                            .map(|i| (0..3).map(|j| v[i] * q[i][j] * v[j]).sum::<f64>())
+                            .sum();
+                        if f <= 1.0 {
+                            mask[rr * cols + c] = 1;
+                        }
+                    }
+                }
+                slices.push(MaskSlice { grid: g, mask });
+            }
+            // Any order: reverse the stack.
+            slices.reverse();
+            let m = measure_mask(&MaskLesion { slices }, &MeasureOptions::default()).unwrap();
+            let ctx = format!(
+                "{name} {ax:?} {th} {ph}: LD {} vs {long}, SA {} vs {short}",
+                m.long_axis_mm, m.short_axis_mm
+            );
+            assert!(close(m.long_axis_mm, long, diag), "{ctx}");
+            assert!(close(m.short_axis_mm, short, diag), "{ctx}");
+            assert_eq!((m.n_components, m.dropped_components), (1, 0), "{ctx}");
+            // The central slice (position of g0 along n) carries the long axis.
+            let p0 = g0.origin[0] * n[0] + g0.origin[1] * n[1] + g0.origin[2] * n[2];
+            assert!(close(m.slice_position_mm.unwrap(), p0, 1e-9), "{ctx}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The point-set anchor table (notes §3.1, 0.7 mm pixels)
 
@@ -822,6 +922,17 @@ fn bad_geometry_is_an_error_not_a_panic() {
         mask: vec![],
     };
     assert!(measure_mask(&one(huge), &o).is_err());
+    let mut far = ok.clone();
+    far.grid.origin = [1e200, 7.5, 1.0];
+    assert!(matches!(
+        measure_mask(
+            &MaskLesion {
+                slices: vec![ok.clone(), far]
+            },
+            &o
+        ),
+        Err(MeasureError::InvalidGeometry(_))
+    ));
     // Whole-pixel in-plane offsets are fine (e.g. frames cropped differently).
     let mut moved = ok.clone();
     moved.grid.origin = [-1.0, 9.5, 1.0];
@@ -1140,5 +1251,39 @@ proptest! {
             }
         }
         prop_assert_eq!(m.n_components, n);
+    }
+
+    /// Arbitrary geometry and masks never panic: each lesion is Ok or a typed error.
+    #[test]
+    fn arbitrary_input_never_panics(
+        slices in proptest::collection::vec(
+            (
+                proptest::array::uniform3(prop_oneof![Just(0.0), Just(1.0), -1e3f64..1e3, Just(f64::NAN), Just(1e300)]),
+                proptest::array::uniform3(prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]),
+                proptest::array::uniform3(prop_oneof![Just(0.0), Just(1.0), -1.0f64..1.0]),
+                proptest::array::uniform2(prop_oneof![Just(0.0), Just(0.7), -1.0f64..3.0]),
+                0usize..6, 0usize..6, proptest::collection::vec(0u8..3, 0..40),
+            ),
+            0..5,
+        ),
+        polys in proptest::collection::vec(proptest::collection::vec(proptest::array::uniform3(prop_oneof![-1e3f64..1e3, Just(f64::INFINITY)]), 0..6), 0..4),
+        min_vol in prop_oneof![Just(0.0), Just(10.0), Just(-1.0), Just(f64::NAN)],
+    ) {
+        let lesion = MaskLesion {
+            slices: slices
+                .into_iter()
+                .map(|(origin, row_dir, col_dir, spacing, rows, cols, mask)| MaskSlice {
+                    grid: PlaneGrid { origin, row_dir, col_dir, spacing, rows, cols },
+                    mask,
+                })
+                .collect(),
+        };
+        let o = MeasureOptions { point_set: PointSet::Corners, min_component_mm3: min_vol };
+        let _ = measure_mask(&lesion, &o);
+        let _ = measure_mask_spaced(&lesion, &o, Some(2.0));
+        for s in &lesion.slices {
+            let _ = measure_slice(s, PointSet::Edges);
+        }
+        let _ = measure_contours(&ContourLesion { polygons: polys }, &o);
     }
 }

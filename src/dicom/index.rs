@@ -133,6 +133,11 @@ pub struct LesionEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageRecord {
     pub series_uid: String,
+    /// The file, relative to the export folder (key images decode it; the manifest maps
+    /// files to studies through it).
+    pub path: String,
+    pub patient_id: String,
+    pub study_uid: String,
     pub plane: Option<ImagePlane>,
     pub frame_of_reference_uid: Option<String>,
 }
@@ -543,7 +548,7 @@ fn assemble(
     type SeriesAcc = (String, usize, Option<f64>, Option<String>);
     type StudyAcc = (String, BTreeMap<String, SeriesAcc>);
     let mut tree: BTreeMap<String, BTreeMap<String, StudyAcc>> = BTreeMap::new();
-    for (_, inst) in &kept {
+    for (rel, inst) in &kept {
         let study = tree
             .entry(inst.patient_id.clone())
             .or_default()
@@ -568,6 +573,9 @@ fn assemble(
                 inst.sop_uid.clone(),
                 ImageRecord {
                     series_uid: inst.series_uid.clone(),
+                    path: rel.clone(),
+                    patient_id: inst.patient_id.clone(),
+                    study_uid: inst.study_uid.clone(),
                     plane: Some(plane.clone()),
                     frame_of_reference_uid: inst.frame_of_reference.clone(),
                 },
@@ -577,6 +585,9 @@ fn assemble(
                 inst.sop_uid.clone(),
                 ImageRecord {
                     series_uid: inst.series_uid.clone(),
+                    path: rel.clone(),
+                    patient_id: inst.patient_id.clone(),
+                    study_uid: inst.study_uid.clone(),
                     plane: None,
                     frame_of_reference_uid: inst.frame_of_reference.clone(),
                 },

@@ -29,7 +29,9 @@ enum SurvCommand {
     Km(Common),
     /// Log-rank test (--rho 1: Peto–Peto) between --group levels, optionally --strata.
     Logrank(Common),
-    /// Cox proportional hazards: coefficients, HR with 95% CI, tests, concordance, cox.zph.
+    /// Cox proportional hazards: coefficients, HR with 95% CI, tests, concordance, and the
+    /// proportional-hazards test of R's cox.zph(transform = "km"), always computed and given
+    /// in the JSON under `zph` (`rows`: one per term, then GLOBAL).
     Cox(Common),
     /// Time a fit inside the process (CSV reading excluded); prints elapsed_s=<s>.
     #[command(hide = true)]

@@ -88,12 +88,7 @@ impl Sorted {
         let n = data.len();
         let p = columns.len();
         let t = data.time();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| {
-            stratum[a]
-                .cmp(&stratum[b])
-                .then_with(|| t[a].total_cmp(&t[b]))
-        });
+        let order = super::order::by_group_time(stratum, t);
         let mut x = vec![0.0; n * p];
         for (r, &i) in order.iter().enumerate() {
             for (j, col) in columns.iter().enumerate() {

@@ -39,6 +39,7 @@ impl SurvData {
         if time.is_empty() {
             return Err(SurvError::NoObservations);
         }
+        let time = merge_near_ties(time);
         Ok(Self { time, event })
     }
 
@@ -90,5 +91,55 @@ impl SurvData {
             });
         }
         Ok(())
+    }
+}
+
+/// R's `aeqSurv` (the `timefix = TRUE` default of survfit, coxph and survdiff): times that
+/// differ only by floating-point noise (≤ √ε absolutely or relative to the mean |time|) are
+/// the same time, so that e.g. days/30.44 computed two ways still tie as R ties them. Each
+/// time is replaced by the first of its run of near-equal times.
+fn merge_near_ties(mut time: Vec<f64>) -> Vec<f64> {
+    let tol = f64::EPSILON.sqrt();
+    let max = time.iter().fold(0.0f64, |m, &t| m.max(t));
+    // Whole numbers below 1/tol can never be near-ties: skip the sort (the usual case, days).
+    if max < 0.5 / tol && time.iter().all(|t| t.fract() == 0.0) {
+        return time;
+    }
+    let mut y = time.clone();
+    y.sort_by(f64::total_cmp);
+    y.dedup();
+    let mean_abs = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
+    let mut cuts = Vec::with_capacity(y.len());
+    cuts.push(y[0]);
+    for w in y.windows(2) {
+        let dy = w[1] - w[0];
+        let tied = dy <= tol || (mean_abs > 0.0 && dy / mean_abs <= tol);
+        if !tied {
+            cuts.push(w[1]);
+        }
+    }
+    if cuts.len() == y.len() {
+        return time;
+    }
+    for t in time.iter_mut() {
+        let k = cuts.partition_point(|c| *c <= *t);
+        *t = cuts[k.saturating_sub(1)];
+    }
+    time
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_equal_times_tie_as_in_r() {
+        let a = 10.0 / 3.0;
+        let b = a + 4.0 * f64::EPSILON;
+        assert_ne!(a, b);
+        let d = SurvData::new(vec![a, b, 5.5, 1.25], vec![true, true, false, true]).expect("ok");
+        assert_eq!(d.time(), &[a, a, 5.5, 1.25]);
+        let d = SurvData::new(vec![3.0, 2.0], vec![true, false]).expect("ok");
+        assert_eq!(d.time(), &[3.0, 2.0]);
     }
 }

@@ -133,11 +133,9 @@ pub fn kaplan_meier(data: &SurvData, groups: Option<&[String]>, opts: &KmOptions
     })
 }
 
-/// Indices sorted by time (stable, so equal times keep input order).
+/// Indices sorted by time.
 pub(crate) fn sorted_order(time: &[f64]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..time.len()).collect();
-    order.sort_by(|&a, &b| time[a].total_cmp(&time[b]));
-    order
+    super::order::by_time(time)
 }
 
 /// One curve from the indices of its subjects, already sorted by time.

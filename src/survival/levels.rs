@@ -6,14 +6,29 @@ use std::collections::HashMap;
 
 /// Distinct values in R's default factor order.
 pub fn sorted_levels(values: &[String]) -> Vec<String> {
-    let mut uniq: Vec<String> = {
+    // Few distinct values is the usual case (groups, strata): a linear scan beats hashing.
+    let mut small: Vec<&str> = Vec::new();
+    let mut uniq: Vec<String> = Vec::new();
+    let mut fits = true;
+    for v in values {
+        if !small.contains(&v.as_str()) {
+            small.push(v);
+            if small.len() > 32 {
+                fits = false;
+                break;
+            }
+        }
+    }
+    if fits {
+        uniq.extend(small.iter().map(|s| s.to_string()));
+    } else {
         let mut seen = std::collections::HashSet::new();
-        values
+        uniq = values
             .iter()
             .filter(|v| seen.insert(v.as_str()))
             .cloned()
-            .collect()
-    };
+            .collect();
+    }
     let numeric: Option<Vec<f64>> = uniq.iter().map(|v| v.trim().parse::<f64>().ok()).collect();
     if numeric.is_some() {
         uniq.sort_by(|a, b| {
@@ -34,6 +49,12 @@ pub fn sorted_levels(values: &[String]) -> Vec<String> {
 /// Level index of every value, with the levels in the order given (values not among the
 /// levels map to `None`).
 pub fn codes(values: &[String], levels: &[String]) -> Vec<Option<usize>> {
+    if levels.len() <= 16 {
+        return values
+            .iter()
+            .map(|v| levels.iter().position(|l| l == v))
+            .collect();
+    }
     let map: HashMap<&str, usize> = levels
         .iter()
         .enumerate()

@@ -71,12 +71,7 @@ pub fn log_rank(
     };
     let time = data.time();
     let event = data.event();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| {
-        scode[a]
-            .cmp(&scode[b])
-            .then_with(|| time[a].total_cmp(&time[b]))
-    });
+    let order = super::order::by_group_time(&scode, time);
     let mut obs = vec![0.0; k];
     let mut exp = vec![0.0; k];
     let mut var = vec![0.0; k * k];

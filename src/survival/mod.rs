@@ -19,10 +19,10 @@ mod km;
 mod levels;
 mod linalg;
 mod logrank;
+mod order;
 pub mod types;
 mod zph;
 
-pub use concordance::concordance;
 pub use cox::{CoxOptions, Ties, cox};
 pub use data::SurvData;
 pub use design::{Design, Term};

@@ -1252,3 +1252,69 @@ fn library_rejects_invalid_input_with_typed_errors() {
         Err(SurvError::Collinear { .. })
     ));
 }
+
+/// Results must not depend on the order of the input rows (every sort is internal).
+#[test]
+fn cox_km_logrank_ignore_row_order() {
+    let t = table("veteran_celltype");
+    let sel = t
+        .select(&["time", "status", "celltype", "karno"])
+        .expect("select");
+    let data = sel.surv("time", "status").expect("surv");
+    let cell = sel.text("celltype").expect("cell");
+    let karno = sel.numeric("karno").expect("karno");
+    let n = data.len();
+    // A fixed permutation (multiplicative step coprime with n).
+    let step = (1..n)
+        .find(|s| gcd(*s, n) == 1 && *s > n / 3)
+        .expect("step");
+    let perm: Vec<usize> = (0..n).map(|i| (i * step) % n).collect();
+    let pd = oncometry::survival::SurvData::new(
+        perm.iter().map(|&i| data.time()[i]).collect(),
+        perm.iter().map(|&i| data.event()[i]).collect(),
+    )
+    .expect("perm data");
+    let pc: Vec<String> = perm.iter().map(|&i| cell[i].clone()).collect();
+    let pk: Vec<f64> = perm.iter().map(|&i| karno[i]).collect();
+    let fit = |d: &oncometry::survival::SurvData, c: &[String], k: &[f64]| {
+        let design = Design::new(d.len())
+            .categorical("celltype", c, "squamous")
+            .and_then(|x| x.continuous("karno", k))
+            .expect("design");
+        cox(
+            d,
+            &design,
+            &CoxOptions {
+                zph: true,
+                ..CoxOptions::default()
+            },
+        )
+        .expect("cox")
+    };
+    let (a, b) = (fit(&data, &cell, &karno), fit(&pd, &pc, &pk));
+    for (x, y) in a.coefficients.iter().zip(&b.coefficients) {
+        close(&format!("perm coef {}", x.term), y.coef, x.coef, 1e-10);
+        close(&format!("perm se {}", x.term), y.se, x.se, 1e-10);
+    }
+    close("perm concordance", b.concordance.c, a.concordance.c, 1e-12);
+    close(
+        "perm concordance se",
+        b.concordance.se,
+        a.concordance.se,
+        1e-10,
+    );
+    let (za, zb) = (a.zph.expect("zph"), b.zph.expect("zph"));
+    for (x, y) in za.rows.iter().zip(&zb.rows) {
+        close(&format!("perm zph {}", x.term), y.chisq, x.chisq, 1e-8);
+    }
+    let la = log_rank(&data, &cell, None, &LogRankOptions::default()).expect("lr");
+    let lb = log_rank(&pd, &pc, None, &LogRankOptions::default()).expect("lr");
+    close("perm logrank", lb.chisq, la.chisq, 1e-12);
+    let ka = kaplan_meier(&data, Some(&cell), &KmOptions::default()).expect("km");
+    let kb = kaplan_meier(&pd, Some(&pc), &KmOptions::default()).expect("km");
+    assert_eq!(ka, kb, "KM identical under row permutation");
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}

@@ -14,7 +14,7 @@ use super::escape::{fixed, opt, p_value, ratio, xml};
 use super::figures::{
     FOREST_TITLE, SPIDER_TITLE, WATERFALL_TITLE, km_figure, km_panels, logrank_line, slug,
 };
-use super::forest::{cox_models, forest_rows, forest_svg};
+use super::forest::{cox_models, forest_rows, forest_svg, term_label};
 use super::input::{Analysis, EndpointResults, ImageSource, KeyImage, ReportInput};
 use super::spider::spider_svg;
 use super::svg::{group_display, response_rank};
@@ -42,7 +42,7 @@ tbody tr:nth-child(even) td { background: #f8f9fb; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.kv th { width: 260px; }
 .warning { border-left: 5px solid #B00020; background: #fdecee; padding: 8px 12px; margin: 8px 0; }
-.warning strong { color: #B00020; }
+.warning strong, strong.bad { color: #B00020; }
 .notcomputed { border-left: 5px solid #8C8C8C; background: #f3f3f3; padding: 8px 12px; margin: 8px 0; color: #333333; }
 figure.plot { margin: 12px 0 18px; }
 figure.plot svg { max-width: 100%; height: auto; border: 1px solid #e3e6ea; }
@@ -370,12 +370,17 @@ fn cox_table(h: &mut String, model: &str, fit: &Analysis<CoxFit>) {
         );
     }
     h.push_str("<table><thead><tr><th>Term</th><th class=\"num\">HR</th><th class=\"num\">95 % CI</th>\
-                <th class=\"num\">coef</th><th class=\"num\">SE</th><th class=\"num\">z</th><th class=\"num\">p</th></tr></thead><tbody>\n");
+                <th class=\"num\">coef</th><th class=\"num\">SE</th><th class=\"num\">z</th><th class=\"num\">p</th><th>Note</th></tr></thead><tbody>\n");
     for t in &fit.coefficients {
+        let note = if t.may_be_infinite {
+            "<strong class=\"bad\">may be infinite: HR, CI and Wald p are not meaningful</strong>"
+        } else {
+            ""
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}–{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            xml(&t.term),
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}–{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{note}</td></tr>",
+            xml(&term_label(t)),
             ratio(t.hr),
             ratio(t.ci_lower),
             ratio(t.ci_upper),
@@ -402,6 +407,28 @@ fn cox_table(h: &mut String, model: &str, fit: &Analysis<CoxFit>) {
         fixed(fit.concordance.c, 3),
         fixed(fit.concordance.se, 3)
     );
+    if let Some(k) = fit.strata {
+        let _ = writeln!(h, "<p class=\"meta\">Stratified: {k} strata.</p>");
+    }
+    if let Some(z) = &fit.zph {
+        let _ = writeln!(
+            h,
+            "<p>Proportional-hazards test (scaled Schoenfeld residuals, transform {}):</p>\n\
+             <table><thead><tr><th>Term</th><th class=\"num\">χ²</th><th class=\"num\">df</th><th class=\"num\">p</th></tr></thead><tbody>",
+            xml(&z.transform)
+        );
+        for r in &z.rows {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                xml(&r.term),
+                fixed(r.chisq, 2),
+                r.df,
+                p_value(r.p)
+            );
+        }
+        h.push_str("</tbody></table>\n");
+    }
 }
 
 fn endpoint_section(h: &mut String, ep: &EndpointResults) {
@@ -725,9 +752,20 @@ mod tests {
                 wald: t,
                 score: t,
             },
-            concordance: Concordance { c: 0.5, se: 0.1 },
+            concordance: Concordance {
+                c: 0.5,
+                se: 0.1,
+                concordant: 0.0,
+                discordant: 0.0,
+                tied_x: 0.0,
+                tied_y: 0.0,
+                tied_xy: 0.0,
+            },
             warnings: vec!["monotone likelihood <d_high>".into()],
             iterations: 30,
+            var: vec![],
+            strata: None,
+            zph: None,
         });
         let h = render(&[], &[ep], &[]);
         let top = h.find("id=\"warnings\"").expect("warnings box");

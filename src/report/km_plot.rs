@@ -339,6 +339,7 @@ pub(crate) mod tests {
             std_err: None,
             lower: Some((surv - 0.1).max(0.0)),
             upper: Some((surv + 0.1).min(1.0)),
+            cumhaz: 0.0,
         }
     }
 
@@ -473,6 +474,7 @@ mod props {
                 std_err: None,
                 lower,
                 upper: lower.map(|l| l + 0.1),
+                cumhaz: 0.0,
             })
     }
 

@@ -7,6 +7,7 @@ pub mod cohort;
 pub mod config;
 pub mod lock;
 pub mod manifest;
+pub mod outputs;
 pub mod measure_stage;
 pub mod runlog;
 pub mod scan;

@@ -21,6 +21,18 @@ pub struct ForestRow {
     pub lower: f64,
     pub upper: f64,
     pub p: f64,
+    /// Monotone likelihood for this term: the estimate diverges and is not drawn.
+    pub may_be_infinite: bool,
+}
+
+/// A term as a reader should see it: a continuous covariate reported per K units says so.
+pub fn term_label(term: &crate::survival::CoxTerm) -> String {
+    match term.per {
+        Some(k) if k.is_finite() && k != 1.0 => {
+            format!("{} (per {})", term.term, super::escape::tick_label(k, 4))
+        }
+        _ => term.term.clone(),
+    }
 }
 
 /// The three Cox models of an endpoint with their display names, in report order.
@@ -42,11 +54,12 @@ pub fn forest_rows(endpoints: &[EndpointResults]) -> Vec<ForestRow> {
                     rows.push(ForestRow {
                         endpoint: ep.name.clone(),
                         model: model.to_string(),
-                        term: t.term.clone(),
+                        term: term_label(t),
                         hr: t.hr,
                         lower: t.ci_lower,
                         upper: t.ci_upper,
                         p: t.p,
+                        may_be_infinite: t.may_be_infinite,
                     });
                 }
             }
@@ -78,7 +91,7 @@ fn finite_pos(v: f64) -> bool {
 pub fn forest_range(rows: &[ForestRow]) -> (f64, f64) {
     let mut lo = 0.5f64;
     let mut hi = 2.0f64;
-    for r in rows {
+    for r in rows.iter().filter(|r| !r.may_be_infinite) {
         for v in [r.hr, r.lower, r.upper] {
             if finite_pos(v) {
                 lo = lo.min(v);
@@ -263,7 +276,7 @@ pub fn forest_svg(rows: &[ForestRow], title: &str) -> String {
         );
         // A finite HR is drawn even when a CI bound is infinite (it gets an arrow); an
         // infinite or zero HR (monotone likelihood) has no place on the axis.
-        if finite_pos(r.hr) {
+        if finite_pos(r.hr) && !r.may_be_infinite {
             let (xl, xu) = (s.map_clamped(r.lower), s.map_clamped(r.upper));
             let _ = writeln!(
                 out,
@@ -355,6 +368,7 @@ mod tests {
             lower: lo,
             upper: up,
             p: 0.03,
+            may_be_infinite: false,
         }
     }
 
@@ -384,5 +398,16 @@ mod tests {
         assert!(svg.contains("not estimable"));
         assert!(svg.contains("x&lt;&amp;&gt;"));
         assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
+    fn diverging_term_is_not_drawn_and_does_not_stretch_the_axis() {
+        let mut big = r("d_high", 3.2e8, 0.0, f64::INFINITY);
+        big.may_be_infinite = true;
+        let rows = vec![r("a", 2.0, 1.0, 4.0), big];
+        assert_eq!(forest_range(&rows), (0.5, 5.0));
+        let svg = forest_svg(&rows, "F");
+        assert_eq!(svg.matches("class=\"hr\"").count(), 1);
+        assert!(svg.contains("not estimable"));
     }
 }

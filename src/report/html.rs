@@ -14,7 +14,7 @@ use super::escape::{fixed, opt, p_value, ratio, xml};
 use super::figures::{
     FOREST_TITLE, SPIDER_TITLE, WATERFALL_TITLE, km_figure, km_panels, logrank_line, slug,
 };
-use super::forest::{cox_models, forest_rows, forest_svg};
+use super::forest::{cox_models, forest_rows, forest_svg, term_label};
 use super::input::{Analysis, EndpointResults, ImageSource, KeyImage, ReportInput};
 use super::spider::spider_svg;
 use super::svg::{group_display, response_rank};
@@ -42,14 +42,15 @@ tbody tr:nth-child(even) td { background: #f8f9fb; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.kv th { width: 260px; }
 .warning { border-left: 5px solid #B00020; background: #fdecee; padding: 8px 12px; margin: 8px 0; }
-.warning strong { color: #B00020; }
+.warning strong, strong.bad { color: #B00020; }
 .notcomputed { border-left: 5px solid #8C8C8C; background: #f3f3f3; padding: 8px 12px; margin: 8px 0; color: #333333; }
 figure.plot { margin: 12px 0 18px; }
 figure.plot svg { max-width: 100%; height: auto; border: 1px solid #e3e6ea; }
 .gallery-row { display: flex; flex-wrap: wrap; gap: 10px; margin: 6px 0 16px; }
 .gallery-row figure { margin: 0; border: 1px solid #d0d4da; padding: 6px; background: #fafafa; }
-.gallery-row img { display: block; max-width: 260px; height: auto; image-rendering: pixelated; }
-.gallery-row figcaption { font-size: 12px; color: #333333; max-width: 260px; }
+.gallery-row img { display: block; max-width: 320px; height: auto; image-rendering: pixelated; }
+.gallery-row img.thumb { max-width: 128px; margin-top: 4px; image-rendering: auto; }
+.gallery-row figcaption { font-size: 12px; color: #333333; max-width: 320px; }
 .missing-image { width: 220px; min-height: 120px; padding: 6px; box-sizing: border-box; overflow-wrap: anywhere; display: flex; align-items: center; justify-content: center; text-align: center; font-size: 12px; color: #B00020; background: #fdecee; }
 .scroll { max-height: 520px; overflow: auto; }
 footer { margin-top: 40px; color: #666666; font-size: 12px; }
@@ -370,12 +371,17 @@ fn cox_table(h: &mut String, model: &str, fit: &Analysis<CoxFit>) {
         );
     }
     h.push_str("<table><thead><tr><th>Term</th><th class=\"num\">HR</th><th class=\"num\">95 % CI</th>\
-                <th class=\"num\">coef</th><th class=\"num\">SE</th><th class=\"num\">z</th><th class=\"num\">p</th></tr></thead><tbody>\n");
+                <th class=\"num\">coef</th><th class=\"num\">SE</th><th class=\"num\">z</th><th class=\"num\">p</th><th>Note</th></tr></thead><tbody>\n");
     for t in &fit.coefficients {
+        let note = if t.may_be_infinite {
+            "<strong class=\"bad\">may be infinite: HR, CI and Wald p are not meaningful</strong>"
+        } else {
+            ""
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}–{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            xml(&t.term),
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}–{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{note}</td></tr>",
+            xml(&term_label(t)),
             ratio(t.hr),
             ratio(t.ci_lower),
             ratio(t.ci_upper),
@@ -402,6 +408,28 @@ fn cox_table(h: &mut String, model: &str, fit: &Analysis<CoxFit>) {
         fixed(fit.concordance.c, 3),
         fixed(fit.concordance.se, 3)
     );
+    if let Some(k) = fit.strata {
+        let _ = writeln!(h, "<p class=\"meta\">Stratified: {k} strata.</p>");
+    }
+    if let Some(z) = &fit.zph {
+        let _ = writeln!(
+            h,
+            "<p>Proportional-hazards test (scaled Schoenfeld residuals, transform {}):</p>\n\
+             <table><thead><tr><th>Term</th><th class=\"num\">χ²</th><th class=\"num\">df</th><th class=\"num\">p</th></tr></thead><tbody>",
+            xml(&z.transform)
+        );
+        for r in &z.rows {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                xml(&r.term),
+                fixed(r.chisq, 2),
+                r.df,
+                p_value(r.p)
+            );
+        }
+        h.push_str("</tbody></table>\n");
+    }
 }
 
 fn endpoint_section(h: &mut String, ep: &EndpointResults) {
@@ -560,6 +588,15 @@ fn gallery(h: &mut String, images: &[KeyImage]) {
                         );
                     }
                 }
+                // A thumbnail that cannot be read is left out: the crop carries the
+                // measurement, the thumbnail only the context.
+                if let Some(uri) = k.thumbnail.as_ref().and_then(|t| image_data_uri(t).ok()) {
+                    let _ = write!(
+                        h,
+                        "<img class=\"thumb\" src=\"{uri}\" alt=\"{} (whole slice)\">",
+                        xml(&alt)
+                    );
+                }
                 let _ = writeln!(
                     h,
                     "<figcaption><strong>{} · {}</strong><br>{}</figcaption></figure>",
@@ -666,6 +703,7 @@ mod tests {
                 study_date: "2020-03-01".into(),
                 caption: "c1".into(),
                 source: ImageSource::Png(png.clone()),
+                thumbnail: None,
             },
             KeyImage {
                 patient_id: "P1".into(),
@@ -674,6 +712,7 @@ mod tests {
                 study_date: "2020-01-01".into(),
                 caption: "c0".into(),
                 source: ImageSource::Png(png),
+                thumbnail: None,
             },
             KeyImage {
                 patient_id: "P1".into(),
@@ -682,6 +721,7 @@ mod tests {
                 study_date: "2020-01-01".into(),
                 caption: "bad".into(),
                 source: ImageSource::Png(b"GIF89a".to_vec()),
+                thumbnail: None,
             },
             KeyImage {
                 patient_id: "P1".into(),
@@ -690,6 +730,7 @@ mod tests {
                 study_date: "2020-01-01".into(),
                 caption: "gone".into(),
                 source: ImageSource::File("/nonexistent/dir/x.png".into()),
+                thumbnail: None,
             },
         ];
         let h = render(&[], &[], &imgs);

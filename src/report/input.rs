@@ -173,7 +173,11 @@ pub struct KeyImage {
     pub timepoint: usize,
     pub study_date: String,
     pub caption: String,
+    /// The lesion crop with its measurement drawn (`keyimage::KeyImagePngs::crop`).
     pub source: ImageSource,
+    /// The whole slice with a box around the crop (`keyimage::KeyImagePngs::thumbnail`),
+    /// shown small under the crop.
+    pub thumbnail: Option<ImageSource>,
 }
 
 /// Everything the HTML report shows.

@@ -13,8 +13,8 @@ use oncometry::report::{
 };
 use oncometry::response::{PatientRow, TimepointRow};
 use oncometry::survival::{
-    Concordance, CoxFit, CoxTerm, CoxTests, KmFit, KmGroup, KmRow, LogRank, LogRankGroup, MedianCi,
-    TestStat,
+    Concordance, CoxFit, CoxTerm, CoxTests, CoxZph, KmFit, KmGroup, KmRow, LogRank, LogRankGroup,
+    MedianCi, TestStat, ZphRow,
 };
 
 fn patient(id: &str, bor: &str, d: Option<f64>, evaluable: bool, reason: &str) -> PatientRow {
@@ -82,7 +82,7 @@ fn km_group(name: &str, data: &[(f64, bool)]) -> KmGroup {
             std_err: Some(se),
             lower: lo,
             upper: up,
-            cumhaz: 0.0,
+            cumhaz: var,
         });
     }
     KmGroup {
@@ -117,8 +117,8 @@ fn cox(terms: &[(&str, f64, f64, f64, f64)], warnings: &[&str]) -> CoxFit {
                 ci_upper: up,
                 z: hr.ln() / 0.4,
                 p,
-                may_be_infinite: false,
-                per: None,
+                may_be_infinite: !hr.is_finite(),
+                per: (term == "d_percent").then_some(10.0),
             })
             .collect(),
         loglik: [-20.0, -17.5],
@@ -142,8 +142,8 @@ fn cox(terms: &[(&str, f64, f64, f64, f64)], warnings: &[&str]) -> CoxFit {
         concordance: Concordance {
             c: 0.71,
             se: 0.05,
-            concordant: 0.0,
-            discordant: 0.0,
+            concordant: 30.0,
+            discordant: 12.0,
             tied_x: 0.0,
             tied_y: 0.0,
             tied_xy: 0.0,
@@ -172,9 +172,9 @@ fn logrank(groups: &[&str]) -> LogRank {
             })
             .collect(),
         rho: 0.0,
-        stratified: false,
-        var: vec![],
         n_dropped: 0,
+        var: vec![],
+        stratified: false,
     }
 }
 
@@ -298,13 +298,32 @@ fn sample(missing_image: &Path) -> Owned {
             "best_overall_response=SD",
             "best_overall_response=PD",
         ])),
-        cox_response: Analysis::Computed(cox(
-            &[
-                ("best_overall_responseSD", 1.8, 0.7, 4.6, 0.22),
-                ("best_overall_responsePD", 4.1, 1.3, 12.9, 0.016),
-            ],
-            &[],
-        )),
+        cox_response: Analysis::Computed(CoxFit {
+            zph: Some(CoxZph {
+                transform: "km".into(),
+                rows: vec![
+                    ZphRow {
+                        term: "best_overall_response".into(),
+                        chisq: 1.23,
+                        df: 2,
+                        p: 0.54,
+                    },
+                    ZphRow {
+                        term: "GLOBAL".into(),
+                        chisq: 1.23,
+                        df: 2,
+                        p: 0.54,
+                    },
+                ],
+            }),
+            ..cox(
+                &[
+                    ("best_overall_responseSD", 1.8, 0.7, 4.6, 0.22),
+                    ("best_overall_responsePD", 4.1, 1.3, 12.9, 0.016),
+                ],
+                &[],
+            )
+        }),
         km_by_d_high: Analysis::Computed(km_d),
         logrank_by_d_high: Analysis::Computed(logrank(&["d_high=0", "d_high=1<&>"])),
         cox_d_high: Analysis::Computed(cox(&[("d_high", 2.2, 0.9, 5.4, 0.08)], &[])),
@@ -333,6 +352,8 @@ fn sample(missing_image: &Path) -> Owned {
             study_date: format!("2021-{:02}-01", 1 + k * 2),
             caption: format!("LD {:.1} mm", r * 1.5),
             source: ImageSource::Png(lesion_png(r)),
+            // One thumbnail, to check it is embedded too.
+            thumbnail: (k == 0).then(|| ImageSource::Png(lesion_png(4.0))),
         });
     }
     images.push(KeyImage {
@@ -342,6 +363,7 @@ fn sample(missing_image: &Path) -> Owned {
         study_date: "2021-01-01".into(),
         caption: "SA 16 mm".into(),
         source: ImageSource::Png(lesion_png(11.0)),
+        thumbnail: None,
     });
     images.push(KeyImage {
         patient_id: "P02".into(),
@@ -350,6 +372,7 @@ fn sample(missing_image: &Path) -> Owned {
         study_date: "2021-03-01".into(),
         caption: "missing file".into(),
         source: ImageSource::File(missing_image.to_path_buf()),
+        thumbnail: None,
     });
     let quality = DataQuality {
         files_seen: 1234,
@@ -493,6 +516,9 @@ fn report_renders_in_chromium() {
     }
     assert!(!html.contains("<script"), "report must not need JavaScript");
     assert!(html.contains("monotone likelihood"));
+    assert!(html.contains("may be infinite: HR, CI and Wald p are not meaningful"));
+    assert!(html.contains("<td>d_percent (per 10)</td>"));
+    assert!(html.contains("Proportional-hazards test"));
     assert!(html.contains("not computed: fewer than 2 events in the cohort"));
     assert!(html.contains("P&lt;04&gt;&amp;&quot;x&quot;"));
     assert!(!html.contains("P<04>"));
@@ -523,12 +549,13 @@ fn report_renders_in_chromium() {
         figs.len(),
         "a figure has an empty layout box"
     );
+    // 4 readable crops + 1 thumbnail; the missing file is a placeholder, not an <img>.
     assert_eq!(
         probe_value(&dom, "img_total"),
-        4,
-        "4 readable key images are embedded"
+        5,
+        "5 key images are embedded"
     );
-    assert_eq!(probe_value(&dom, "img_ok"), 4, "a key image did not decode");
+    assert_eq!(probe_value(&dom, "img_ok"), 5, "a key image did not decode");
     assert!(
         console_lines(&err).is_empty(),
         "console messages:\n{}",

@@ -287,3 +287,50 @@ fn demo_truth_gives_the_intended_best_response_and_analytic_d() {
         );
     }
 }
+
+/// End to end on the demo export: `measure` → `response` gives every patient's intended
+/// best response (sizes are kept far from the cut-offs, so voxelisation cannot move one).
+#[test]
+fn demo_measure_then_response_gives_the_intended_best_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let lesions = dir.path().join("lesions.csv");
+    let out = oncometry()
+        .arg("measure")
+        .arg(fixture("demo"))
+        .arg("--out")
+        .arg(&lesions)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        lesions.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, pats) = read_csv(&dir.path().join("patients.csv"));
+    let (_, expected) = read_csv(&fixture("demo/expected.csv"));
+    assert_eq!(pats.len(), expected.len());
+    for e in &expected {
+        let p = row(&pats, &e["patient_id"], None);
+        assert_eq!(
+            p["best_overall_response"], e["expected_best_overall_response"],
+            "{}",
+            e["patient_id"]
+        );
+        // Measured D is within 3 points of the analytic one (README: at most 2.9).
+        let d: f64 = p["d_percent"].parse().unwrap();
+        let want: f64 = e["analytic_d_percent"].parse().unwrap();
+        assert!((d - want).abs() < 3.0, "{}: {d} vs {want}", e["patient_id"]);
+    }
+}

@@ -150,6 +150,14 @@ impl LesionInput {
         }
     }
 
+    /// Every row of a `measure` table, numbered 1.. in order.
+    pub fn from_lesion_rows(rows: &[LesionRow]) -> Vec<LesionInput> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| LesionInput::from_lesion_row(i + 1, r))
+            .collect()
+    }
+
     /// Where the row came from, for messages: `row 3 (line 4)`.
     pub fn location(&self) -> String {
         if self.line > 0 {

@@ -239,3 +239,98 @@ fn usage_errors_give_exit_2_with_one_clear_line() {
     let out = run(&[fixture("response/cohort.csv").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "--out is required");
 }
+
+/// The demo export's analytic lesion sizes (fixtures/demo/truth.csv, written by the demo
+/// generator, not by us) must give the intended best response of every patient and the
+/// analytic D (fixtures/demo/expected.csv, from the unrounded sizes; truth.csv rounds them
+/// to 0.1 µm, which moves D by < 0.001 points).
+#[test]
+fn demo_truth_gives_the_intended_best_response_and_analytic_d() {
+    let mut rdr = csv::Reader::from_path(fixture("demo/truth.csv")).unwrap();
+    let mut text =
+        String::from("patient_id,study_date,lesion_id,is_node,organ,long_axis_mm,short_axis_mm\n");
+    for rec in rdr.deserialize::<HashMap<String, String>>() {
+        let r = rec.unwrap();
+        text.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            r["patient_id"],
+            r["study_date"],
+            r["tracking_uid"],
+            r["is_node"],
+            r["region"],
+            r["long_axis_mm"],
+            r["short_axis_mm"]
+        ));
+    }
+    let lesions = oncometry::response::read_lesions(text.as_bytes()).unwrap();
+    let res = oncometry::response::evaluate(&lesions, &Default::default()).unwrap();
+    let (_, expected) = read_csv(&fixture("demo/expected.csv"));
+    assert_eq!(res.patients.len(), expected.len());
+    for e in &expected {
+        let p = res
+            .patients
+            .iter()
+            .find(|p| p.patient_id == e["patient_id"])
+            .unwrap();
+        assert!(p.evaluable, "{}: {}", p.patient_id, p.reason);
+        assert_eq!(
+            p.best_overall_response, e["expected_best_overall_response"],
+            "{}",
+            p.patient_id
+        );
+        let d = p.d_percent.unwrap();
+        let want: f64 = e["analytic_d_percent"].parse().unwrap();
+        assert!(
+            (d - want).abs() < 0.001,
+            "{}: D {d} vs {want}",
+            p.patient_id
+        );
+    }
+}
+
+/// End to end on the demo export: `measure` → `response` gives every patient's intended
+/// best response (sizes are kept far from the cut-offs, so voxelisation cannot move one).
+#[test]
+fn demo_measure_then_response_gives_the_intended_best_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let lesions = dir.path().join("lesions.csv");
+    let out = oncometry()
+        .arg("measure")
+        .arg(fixture("demo"))
+        .arg("--out")
+        .arg(&lesions)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        lesions.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, pats) = read_csv(&dir.path().join("patients.csv"));
+    let (_, expected) = read_csv(&fixture("demo/expected.csv"));
+    assert_eq!(pats.len(), expected.len());
+    for e in &expected {
+        let p = row(&pats, &e["patient_id"], None);
+        assert_eq!(
+            p["best_overall_response"], e["expected_best_overall_response"],
+            "{}",
+            e["patient_id"]
+        );
+        // Measured D is within 3 points of the analytic one (README: at most 2.9).
+        let d: f64 = p["d_percent"].parse().unwrap();
+        let want: f64 = e["analytic_d_percent"].parse().unwrap();
+        assert!((d - want).abs() < 3.0, "{}: {d} vs {want}", e["patient_id"]);
+    }
+}

@@ -940,6 +940,18 @@ mod tests {
     }
 
     #[test]
+    fn inputs_and_outputs_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<SliceImage>();
+        send_sync::<Overlay>();
+        send_sync::<KeyImageOptions>();
+        send_sync::<KeyImagePngs>();
+        send_sync::<KeyImageError>();
+        send_sync::<crate::dicom::pixels::DecodedSlice>();
+        send_sync::<crate::dicom::pixels::PixelError>();
+    }
+
+    #[test]
     fn safe_stems() {
         assert_eq!(safe_file_stem("TP1_L3 liver/seg"), "TP1_L3_liver_seg");
         assert_eq!(safe_file_stem("../x"), "_x");

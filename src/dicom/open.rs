@@ -1,0 +1,352 @@
+//! Recognising and opening DICOM files: Part 10 files with or without a `.dcm` name,
+//! Part 10 meta without preamble, and bare data sets without file meta (pydicom's
+//! `rtstruct.dcm`, old exports). A header-only open never reads pixel data but still
+//! notices a file cut short inside it.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::entries::{
+    EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
+};
+use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
+
+use super::attrs::uint_opt;
+use super::error::DicomError;
+
+const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+
+/// What the first bytes of a file say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniff {
+    /// 128-byte preamble + `DICM`.
+    Part10,
+    /// File meta group (0002,xxxx) at byte 0, no preamble.
+    MetaWithoutPreamble,
+    /// A bare data set starting with group 0008, explicit or implicit VR little endian.
+    BareDataset { explicit_vr: bool },
+    /// Nothing DICOM-like.
+    NotDicom,
+}
+
+/// Classify a file from its first bytes (at least 132 when available).
+pub fn sniff(head: &[u8]) -> Sniff {
+    if head.len() >= 132 && &head[128..132] == b"DICM" {
+        return Sniff::Part10;
+    }
+    if head.len() < 8 {
+        return Sniff::NotDicom;
+    }
+    let group = u16::from_le_bytes([head[0], head[1]]);
+    let vr_like = head[4].is_ascii_uppercase() && head[5].is_ascii_uppercase();
+    match group {
+        0x0002 if vr_like => Sniff::MetaWithoutPreamble,
+        0x0008 => {
+            if vr_like {
+                Sniff::BareDataset { explicit_vr: true }
+            } else {
+                // implicit VR: a plausible 32-bit length (elements of group 0008 are short)
+                let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+                if len < 1 << 16 || len == u32::MAX {
+                    Sniff::BareDataset { explicit_vr: false }
+                } else {
+                    Sniff::NotDicom
+                }
+            }
+        }
+        _ => Sniff::NotDicom,
+    }
+}
+
+/// A parsed object plus what the file meta said about it.
+#[derive(Debug)]
+pub struct Opened {
+    pub obj: InMemDicomObject,
+    /// Transfer syntax UID (from the file meta; the assumed one for bare data sets).
+    pub transfer_syntax: String,
+    /// MediaStorageSOPClassUID when there was file meta.
+    pub media_sop_class: Option<String>,
+    /// True when the file had no file meta group.
+    pub bare: bool,
+}
+
+/// Result of probing one file.
+#[derive(Debug)]
+pub enum Probe {
+    /// Not DICOM (a README, a thumbnail): counted as ignored.
+    NotDicom(String),
+    /// DICOM, parsed.
+    Dicom(Box<Opened>),
+}
+
+/// How much of the file to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Stop before PixelData; verify the declared pixel data fits the file.
+    Header,
+    /// Everything.
+    Full,
+}
+
+/// Open `path` (`file` is the name used in errors). Zero-byte files and DICOM-looking files
+/// that fail to parse are errors; files that do not look like DICOM are `Probe::NotDicom`.
+pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError> {
+    let io = |source| DicomError::Io {
+        file: file.to_owned(),
+        source,
+    };
+    let mut f = File::open(path).map_err(io)?;
+    let size = f.metadata().map_err(io)?.len();
+    if size == 0 {
+        return Err(DicomError::Empty {
+            file: file.to_owned(),
+        });
+    }
+    let mut head = Vec::with_capacity(132);
+    (&mut f).take(132).read_to_end(&mut head).map_err(io)?;
+    let kind = sniff(&head);
+    let parse_err = |e: dicom_object::ReadError| DicomError::Parse {
+        file: file.to_owned(),
+        reason: one_line(&e.to_string()),
+    };
+    let opened = match kind {
+        Sniff::NotDicom => {
+            return Ok(Probe::NotDicom(
+                "no DICM magic at byte 128 and no DICOM data set at byte 0".into(),
+            ));
+        }
+        Sniff::Part10 | Sniff::MetaWithoutPreamble => {
+            let mut opts = OpenFileOptions::new().read_preamble(if kind == Sniff::Part10 {
+                ReadPreamble::Always
+            } else {
+                ReadPreamble::Never
+            });
+            if mode == ReadMode::Header {
+                opts = opts.read_until(tags::PIXEL_DATA);
+            }
+            let obj = opts.open_file(path).map_err(parse_err)?;
+            let meta = obj.meta();
+            let ts = meta.transfer_syntax().trim_end_matches('\0').to_owned();
+            let sop_class = meta
+                .media_storage_sop_class_uid()
+                .trim_end_matches('\0')
+                .trim()
+                .to_owned();
+            Opened {
+                obj: obj.into_inner(),
+                transfer_syntax: ts,
+                media_sop_class: (!sop_class.is_empty()).then_some(sop_class),
+                bare: false,
+            }
+        }
+        Sniff::BareDataset { explicit_vr } => {
+            f.seek(SeekFrom::Start(0)).map_err(io)?;
+            let ts = if explicit_vr {
+                EXPLICIT_VR_LITTLE_ENDIAN.erased()
+            } else {
+                IMPLICIT_VR_LITTLE_ENDIAN.erased()
+            };
+            let obj = InMemDicomObject::read_dataset_with_ts(std::io::BufReader::new(f), &ts)
+                .map_err(|e| DicomError::Parse {
+                    file: file.to_owned(),
+                    reason: format!("data set without file meta: {}", one_line(&e.to_string())),
+                })?;
+            if obj.get(tags::SOP_INSTANCE_UID).is_none() && obj.get(tags::SOP_CLASS_UID).is_none() {
+                return Ok(Probe::NotDicom(
+                    "bare data set without SOP Class/Instance UID".into(),
+                ));
+            }
+            let opened = Opened {
+                obj,
+                transfer_syntax: ts.uid().to_owned(),
+                media_sop_class: None,
+                bare: true,
+            };
+            return Ok(Probe::Dicom(Box::new(opened)));
+        }
+    };
+    if mode == ReadMode::Header {
+        check_pixel_data_fits(path, file, size, &opened)?;
+    } else if opened.obj.get(tags::ROWS).is_some() {
+        check_full_pixel_data(file, &opened)?;
+    }
+    Ok(Probe::Dicom(Box::new(opened)))
+}
+
+/// Open fully and insist on DICOM (for annotation objects already indexed).
+pub fn open_full(path: &Path, file: &str) -> Result<Opened, DicomError> {
+    match open(path, file, ReadMode::Full)? {
+        Probe::Dicom(o) => Ok(*o),
+        Probe::NotDicom(reason) => Err(DicomError::NotDicom {
+            file: file.to_owned(),
+            reason,
+        }),
+    }
+}
+
+/// Bytes of native pixel data the header promises (rows × cols × frames × samples × bits,
+/// 1-bit data packed without padding), or `None` when the header has no image.
+pub fn expected_native_len(obj: &InMemDicomObject, file: &str) -> Result<Option<u64>, DicomError> {
+    let (Some(rows), Some(cols)) = (
+        uint_opt(obj, tags::ROWS, file)?,
+        uint_opt(obj, tags::COLUMNS, file)?,
+    ) else {
+        return Ok(None);
+    };
+    let frames = uint_opt(obj, tags::NUMBER_OF_FRAMES, file)?
+        .unwrap_or(1)
+        .max(1);
+    let spp = uint_opt(obj, tags::SAMPLES_PER_PIXEL, file)?
+        .unwrap_or(1)
+        .max(1);
+    let bits = uint_opt(obj, tags::BITS_ALLOCATED, file)?.unwrap_or(16);
+    let total_bits = rows
+        .saturating_mul(cols)
+        .saturating_mul(frames)
+        .saturating_mul(spp)
+        .saturating_mul(bits);
+    Ok(Some(total_bits.div_ceil(8)))
+}
+
+/// Header-only reads stop before PixelData, so a file cut inside its pixels would look
+/// fine. Native pixel data normally ends the file: look for its element header exactly
+/// where the declared length puts it (one small read). When that does not match (trailing
+/// padding elements, odd lengths, deflate) fall back to a full parse and compare lengths.
+fn check_pixel_data_fits(
+    path: &Path,
+    file: &str,
+    size: u64,
+    opened: &Opened,
+) -> Result<(), DicomError> {
+    let obj = &opened.obj;
+    let Some(expected) = expected_native_len(obj, file)? else {
+        return Ok(());
+    };
+    let ts = opened.transfer_syntax.as_str();
+    let encapsulated = TransferSyntaxRegistry
+        .get(ts)
+        .map(|t| t.is_encapsulated_pixel_data())
+        .unwrap_or(false);
+    let io = |source| DicomError::Io {
+        file: file.to_owned(),
+        source,
+    };
+    let mut f = File::open(path).map_err(io)?;
+    if encapsulated {
+        // an encapsulated pixel data element ends with a sequence delimitation item
+        if size >= 8 {
+            let mut tail = [0u8; 8];
+            f.seek(SeekFrom::Start(size - 8)).map_err(io)?;
+            f.read_exact(&mut tail).map_err(io)?;
+            if tail == [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0] {
+                return Ok(());
+            }
+        }
+    } else {
+        let padded = expected + (expected % 2);
+        let (hdr_len, tag_bytes): (u64, [u8; 4]) = match ts {
+            IMPLICIT_LE => (8, [0xE0, 0x7F, 0x10, 0x00]),
+            EXPLICIT_BE => (12, [0x7F, 0xE0, 0x00, 0x10]),
+            _ => (12, [0xE0, 0x7F, 0x10, 0x00]),
+        };
+        if size >= padded + hdr_len {
+            let mut hdr = vec![0u8; hdr_len as usize];
+            f.seek(SeekFrom::Start(size - padded - hdr_len))
+                .map_err(io)?;
+            f.read_exact(&mut hdr).map_err(io)?;
+            let len_bytes = [
+                hdr[hdr_len as usize - 4],
+                hdr[hdr_len as usize - 3],
+                hdr[hdr_len as usize - 2],
+                hdr[hdr_len as usize - 1],
+            ];
+            let len = if ts == EXPLICIT_BE {
+                u32::from_be_bytes(len_bytes)
+            } else {
+                u32::from_le_bytes(len_bytes)
+            } as u64;
+            if hdr[0..4] == tag_bytes && len == padded {
+                return Ok(());
+            }
+        }
+    }
+    // slow path: parse everything
+    let full = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Auto)
+        .open_file(path)
+        .map_err(|e| DicomError::Truncated {
+            file: file.to_owned(),
+            reason: format!(
+                "pixel data does not fit the file ({size} bytes): {}",
+                one_line(&e.to_string())
+            ),
+        })?;
+    let opened_full = Opened {
+        obj: full.into_inner(),
+        transfer_syntax: opened.transfer_syntax.clone(),
+        media_sop_class: None,
+        bare: false,
+    };
+    check_full_pixel_data(file, &opened_full)
+}
+
+/// After a full read: the pixel data element exists and is as long as the header says.
+fn check_full_pixel_data(file: &str, opened: &Opened) -> Result<(), DicomError> {
+    let obj = &opened.obj;
+    let Some(expected) = expected_native_len(obj, file)? else {
+        return Ok(());
+    };
+    let Some(pd) = obj.get(tags::PIXEL_DATA) else {
+        return Err(DicomError::Truncated {
+            file: file.to_owned(),
+            reason: "image header present but no PixelData element".into(),
+        });
+    };
+    if pd.value().fragments().is_some() {
+        return Ok(());
+    }
+    let got = pd
+        .to_bytes()
+        .map(|b| b.len() as u64)
+        .map_err(|e| DicomError::Parse {
+            file: file.to_owned(),
+            reason: format!("PixelData: {e}"),
+        })?;
+    if got < expected {
+        return Err(DicomError::Truncated {
+            file: file.to_owned(),
+            reason: format!("PixelData has {got} bytes, header declares {expected}"),
+        });
+    }
+    Ok(())
+}
+
+/// Errors from dicom-rs may span lines; quarantine reasons are one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_magic_and_bare_datasets() {
+        let mut part10 = vec![0u8; 128];
+        part10.extend_from_slice(b"DICM");
+        assert_eq!(sniff(&part10), Sniff::Part10);
+        // (0008,0005) CS length 10, explicit VR
+        let explicit = [0x08, 0x00, 0x05, 0x00, b'C', b'S', 10, 0];
+        assert_eq!(sniff(&explicit), Sniff::BareDataset { explicit_vr: true });
+        // (0008,0016) implicit, length 26
+        let implicit = [0x08, 0x00, 0x16, 0x00, 26, 0, 0, 0];
+        assert_eq!(sniff(&implicit), Sniff::BareDataset { explicit_vr: false });
+        assert_eq!(sniff(b"Export notes: hello world"), Sniff::NotDicom);
+        assert_eq!(sniff(b"abc"), Sniff::NotDicom);
+    }
+}

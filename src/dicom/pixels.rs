@@ -43,6 +43,25 @@ pub struct SliceRef {
     pub normal: [f64; 3],
 }
 
+impl SliceRef {
+    /// The slice through a point of the measurement (e.g. a long-axis end point), whatever
+    /// sign convention produced `Measurement::slice_position_mm`: mask measurements use
+    /// row_dir × col_dir, contour measurements a Newell normal with its largest component
+    /// positive. Using a point avoids mixing the two.
+    pub fn through_point(
+        sop_instance_uid: Option<String>,
+        point: [f64; 3],
+        normal: [f64; 3],
+    ) -> SliceRef {
+        let position_mm = unit(normal).map(|n| dot(point, n));
+        SliceRef {
+            sop_instance_uid,
+            position_mm,
+            normal,
+        }
+    }
+}
+
 /// Why no source image could be chosen.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SelectError {
@@ -726,6 +745,18 @@ mod tests {
                 assert!((tolerance_mm - 1.25).abs() < 1e-9);
             }
             other => panic!("expected TooFar, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn through_point_works_with_either_normal_sign() {
+        let s = series();
+        for n in [[0.0, 0.0, 1.0], [0.0, 0.0, -2.0]] {
+            let r = SliceRef::through_point(None, [3.0, -7.0, 12.4], n);
+            assert_eq!(
+                select_source_image(&s, &r).unwrap().sop_instance_uid,
+                "1.2.5"
+            );
         }
     }
 

@@ -98,6 +98,63 @@ def make_jpeg_baseline(dst: Path) -> None:
     ds.save_as(dst, enforce_file_format=True)
 
 
+def make_enhanced(dst: Path) -> None:
+    """MR_small as a 2-frame object whose geometry lives only in functional groups
+    (shared: PixelMeasures, PlaneOrientation; per frame: PlanePosition), frame 1 shifted
+    by 5 mm along the normal and holding the pixels upside down."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    a = ds.pixel_array
+    ipp = [float(v) for v in ds.ImagePositionPatient]
+    iop = [float(v) for v in ds.ImageOrientationPatient]
+    ps = [float(v) for v in ds.PixelSpacing]
+    n = np.cross(iop[:3], iop[3:])
+    for kw in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+        del ds[kw]
+    shared = Dataset()
+    pm = Dataset()
+    pm.PixelSpacing = ps
+    pm.SliceThickness = 5
+    po = Dataset()
+    po.ImageOrientationPatient = iop
+    shared.PixelMeasuresSequence = Sequence([pm])
+    shared.PlaneOrientationSequence = Sequence([po])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    frames = []
+    for k in range(2):
+        f = Dataset()
+        pp = Dataset()
+        pp.ImagePositionPatient = [round(ipp[i] + 5.0 * k * n[i], 4) for i in range(3)]
+        f.PlanePositionSequence = Sequence([pp])
+        frames.append(f)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
+    ds.NumberOfFrames = 2
+    ds.PixelData = np.stack([a, a[::-1]]).astype(a.dtype).tobytes()
+    ds.save_as(dst, enforce_file_format=True)
+
+
+def geometry(ds, frame):
+    """IPP / IOP / PixelSpacing from the top level, else the functional groups."""
+    def fg(seq_kw, kw):
+        for top in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
+            if top not in ds:
+                continue
+            items = ds[top].value
+            item = items[frame] if top.startswith("PerFrame") else items[0]
+            if seq_kw in item and kw in item[seq_kw].value[0]:
+                return [float(v) for v in item[seq_kw].value[0][kw].value]
+        return None
+
+    def get(kw, seq_kw):
+        return [float(v) for v in ds[kw].value] if kw in ds else fg(seq_kw, kw)
+
+    return (get("ImagePositionPatient", "PlanePositionSequence"),
+            get("ImageOrientationPatient", "PlaneOrientationSequence"),
+            get("PixelSpacing", "PixelMeasuresSequence"))
+
+
 def first_window(ds):
     if "WindowCenter" not in ds or "WindowWidth" not in ds:
         return None
@@ -142,9 +199,9 @@ def export(path: Path, name: str, frame: int, outcome: str, src: str) -> dict:
         "outcome": outcome,
         # Header geometry and window as pydicom reads them (null when absent), so the test
         # can check the PlaneGrid and window we build from the same header.
-        "ipp": [float(v) for v in ds.ImagePositionPatient] if "ImagePositionPatient" in ds else None,
-        "iop": [float(v) for v in ds.ImageOrientationPatient] if "ImageOrientationPatient" in ds else None,
-        "pixel_spacing": [float(v) for v in ds.PixelSpacing] if "PixelSpacing" in ds else None,
+        "ipp": geometry(ds, frame)[0],
+        "iop": geometry(ds, frame)[1],
+        "pixel_spacing": geometry(ds, frame)[2],
         "window": first_window(ds),
         "modality": str(ds.get("Modality", "")) or None,
         "pydicom": pydicom.__version__,
@@ -182,6 +239,9 @@ def main() -> int:
     rs = OUT / "generated" / "MR_small_rescaled.dcm"
     make_rescaled(rs)
     index.append(export(rs, rs.name, 0, "ok", "generated"))
+    en = OUT / "generated" / "MR_small_enhanced_2frames.dcm"
+    make_enhanced(en)
+    index.append(export(en, en.name, 1, "ok", "generated"))
     (OUT / "ref" / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     for m in index:
         print(m["file"], m["transfer_syntax"], m["rows"], m["cols"], m["dtype"], m["outcome"])

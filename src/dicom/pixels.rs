@@ -43,6 +43,25 @@ pub struct SliceRef {
     pub normal: [f64; 3],
 }
 
+impl SliceRef {
+    /// The slice through a point of the measurement (e.g. a long-axis end point), whatever
+    /// sign convention produced `Measurement::slice_position_mm`: mask measurements use
+    /// row_dir × col_dir, contour measurements a Newell normal with its largest component
+    /// positive. Using a point avoids mixing the two.
+    pub fn through_point(
+        sop_instance_uid: Option<String>,
+        point: [f64; 3],
+        normal: [f64; 3],
+    ) -> SliceRef {
+        let position_mm = unit(normal).map(|n| dot(point, n));
+        SliceRef {
+            sop_instance_uid,
+            position_mm,
+            normal,
+        }
+    }
+}
+
 /// Why no source image could be chosen.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SelectError {
@@ -308,18 +327,15 @@ fn decode_slice_inner(path: &Path, frame: u32) -> Result<DecodedSlice, PixelErro
     if rows == 0 || cols == 0 {
         return Err(h.invalid("Rows/Columns", "zero image size".to_string()));
     }
-    let stored = stored_values(
+    let values = modality_values(
         &h,
         decoded.data(),
         rows * cols,
         decoded.bits_allocated(),
         decoded.bits_stored(),
         decoded.pixel_representation() == PixelRepresentation::Signed,
+        (slope, intercept),
     )?;
-    let values = stored
-        .iter()
-        .map(|&v| (v as f64 * slope + intercept) as f32)
-        .collect();
     let grid = grid.map(|mut g| {
         g.rows = rows;
         g.cols = cols;
@@ -400,16 +416,18 @@ fn ts_name(uid: &str) -> String {
         .map_or_else(|| "unknown".to_string(), |t| t.name().to_string())
 }
 
-/// Stored values of one frame as pydicom's `pixel_array` gives them: unsigned data masked
-/// to BitsStored, signed data sign-extended from BitsStored.
-fn stored_values(
+/// Modality values of one frame: the stored values as pydicom's `pixel_array` gives them
+/// (unsigned data masked to BitsStored, signed data sign-extended from BitsStored), times
+/// the slope plus the intercept in f64, rounded once to f32. One pass, no temporary.
+fn modality_values(
     h: &Header<'_>,
     data: &[u8],
     n: usize,
     bits_allocated: u16,
     bits_stored: u16,
     signed: bool,
-) -> Result<Vec<i64>, PixelError> {
+    (slope, intercept): (f64, f64),
+) -> Result<Vec<f32>, PixelError> {
     let bytes = match bits_allocated {
         8 => 1,
         16 => 2,
@@ -448,11 +466,12 @@ fn stored_values(
                 2 => u64::from(u16::from_ne_bytes([c[0], c[1]])),
                 _ => u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
             };
-            if signed {
+            let stored = if signed {
                 ((raw << shift) as i64) >> shift
             } else {
                 (raw & mask) as i64
-            }
+            };
+            (stored as f64 * slope + intercept) as f32
         })
         .collect())
 }
@@ -726,6 +745,18 @@ mod tests {
                 assert!((tolerance_mm - 1.25).abs() < 1e-9);
             }
             other => panic!("expected TooFar, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn through_point_works_with_either_normal_sign() {
+        let s = series();
+        for n in [[0.0, 0.0, 1.0], [0.0, 0.0, -2.0]] {
+            let r = SliceRef::through_point(None, [3.0, -7.0, 12.4], n);
+            assert_eq!(
+                select_source_image(&s, &r).unwrap().sop_instance_uid,
+                "1.2.5"
+            );
         }
     }
 

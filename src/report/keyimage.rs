@@ -249,7 +249,7 @@ pub fn safe_file_stem(s: &str) -> String {
 /// Encodes an RGB image as PNG with fixed settings (deterministic output).
 pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, KeyImageError> {
     let mut buf = Vec::new();
-    PngEncoder::new_with_quality(&mut buf, CompressionType::Default, FilterType::Adaptive)
+    PngEncoder::new_with_quality(&mut buf, CompressionType::Fast, FilterType::Paeth)
         .write_image(
             img.as_raw(),
             img.width(),
@@ -405,13 +405,38 @@ impl<'a> View<'a> {
         ]
     }
 
-    /// The image pixel shown at continuous display coordinates (nearest neighbour).
-    fn source_index(&self, x: f64, y: f64) -> usize {
+    /// Image column shown at display x (nearest neighbour). Display axes are the image's
+    /// own axes, so sampling is separable: one lookup per column and one per row.
+    fn source_col(&self, x: f64) -> usize {
         let u = (x + 0.5) * self.display_mm - 0.5 * self.grid.spacing[1];
+        nearest_index(u / self.grid.spacing[1], self.grid.cols)
+    }
+
+    /// Image row shown at display y (nearest neighbour).
+    fn source_row(&self, y: f64) -> usize {
         let v = (y + 0.5) * self.display_mm - 0.5 * self.grid.spacing[0];
-        let c = nearest_index(u / self.grid.spacing[1], self.grid.cols);
-        let r = nearest_index(v / self.grid.spacing[0], self.grid.rows);
-        r * self.grid.cols + c
+        nearest_index(v / self.grid.spacing[0], self.grid.rows)
+    }
+
+    /// An RGB image whose pixel (x, y) shows the display pixel `(xd(x), yd(y))`.
+    fn sample(
+        &self,
+        grey: &[u8],
+        invert: bool,
+        (w, h): (u32, u32),
+        xd: impl Fn(u32) -> f64,
+        yd: impl Fn(u32) -> f64,
+    ) -> Result<RgbImage, KeyImageError> {
+        let cols: Vec<usize> = (0..w).map(|x| self.source_col(xd(x))).collect();
+        let mut buf = vec![0u8; w as usize * h as usize * 3];
+        for (y, line) in (0..h).zip(buf.chunks_exact_mut(w as usize * 3)) {
+            let row = &grey[self.source_row(yd(y)) * self.grid.cols..][..self.grid.cols];
+            for (px, &c) in line.chunks_exact_mut(3).zip(&cols) {
+                px.fill(if invert { 255 - row[c] } else { row[c] });
+            }
+        }
+        RgbImage::from_raw(w, h, buf)
+            .ok_or_else(|| KeyImageError::InvalidImage("image buffer size".into()))
     }
 }
 
@@ -586,14 +611,14 @@ fn draw_crop(
     // Display coordinates of output pixel centres.
     let dx = |x: u32| f64::from(l.crop_x0) + (f64::from(x) + 0.5) / k - 0.5;
     let dy = |y: u32| f64::from(l.crop_y0) + (f64::from(y) + 0.5) / k - 0.5;
-    let mut out = RgbImage::from_fn(w, h, |x, y| {
-        // Sampling at the display pixel the output pixel lies in keeps blocks uniform.
-        let xd =
-            (f64::from(l.crop_x0) + f64::from(x / l.scale)).min(f64::from(l.display_width - 1));
-        let yd =
-            (f64::from(l.crop_y0) + f64::from(y / l.scale)).min(f64::from(l.display_height - 1));
-        grey_px(grey[view.source_index(xd, yd)], invert)
-    });
+    // Sampling at the display pixel the output pixel lies in keeps blocks uniform.
+    let mut out = view.sample(
+        grey,
+        invert,
+        (w, h),
+        |x| f64::from((l.crop_x0 + x / l.scale).min(l.display_width - 1)),
+        |y| f64::from((l.crop_y0 + y / l.scale).min(l.display_height - 1)),
+    )?;
     // Output coordinates of a patient point.
     let to_out = |p: [f64; 3]| {
         let (x, y) = view.to_display(p);
@@ -606,10 +631,7 @@ fn draw_crop(
     match &overlay.outline {
         Outline::None => {}
         Outline::Mask(m) => {
-            let inside: Vec<bool> = (0..h)
-                .flat_map(|y| (0..w).map(move |x| (x, y)))
-                .map(|(x, y)| mask_at(m, view.to_patient(dx(x), dy(y))))
-                .collect();
+            let inside = mask_samples(m, view, (w, h), &dx, &dy);
             let at = |x: i64, y: i64| {
                 x >= 0
                     && y >= 0
@@ -674,15 +696,21 @@ fn draw_thumbnail(
     let s = l.thumbnail_scale;
     let w = ((f64::from(l.display_width) * s).round() as u32).max(1);
     let h = ((f64::from(l.display_height) * s).round() as u32).max(1);
-    let mut out = RgbImage::from_fn(w, h, |x, y| {
-        let xd = ((f64::from(x) + 0.5) / s - 0.5)
-            .round()
-            .clamp(0.0, f64::from(l.display_width - 1));
-        let yd = ((f64::from(y) + 0.5) / s - 0.5)
-            .round()
-            .clamp(0.0, f64::from(l.display_height - 1));
-        grey_px(grey[view.source_index(xd, yd)], invert)
-    });
+    let mut out = view.sample(
+        grey,
+        invert,
+        (w, h),
+        |x| {
+            ((f64::from(x) + 0.5) / s - 0.5)
+                .round()
+                .clamp(0.0, f64::from(l.display_width - 1))
+        },
+        |y| {
+            ((f64::from(y) + 0.5) / s - 0.5)
+                .round()
+                .clamp(0.0, f64::from(l.display_height - 1))
+        },
+    )?;
     let to_out = |p: [f64; 3]| {
         let (x, y) = view.to_display(p);
         ((x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5)
@@ -709,23 +737,49 @@ fn draw_thumbnail(
     Ok(out)
 }
 
-fn grey_px(g: u8, invert: bool) -> Rgb<u8> {
-    let g = if invert { 255 - g } else { g };
-    Rgb([g, g, g])
-}
-
-/// Is the mask set at this patient point (nearest mask pixel, in its own plane)?
-fn mask_at(m: &MaskSlice, p: [f64; 3]) -> bool {
+/// The mask sampled (nearest mask pixel, in its own plane) at every output pixel centre.
+/// Output pixel centres are an affine function of (x, y), so are their mask coordinates.
+fn mask_samples(
+    m: &MaskSlice,
+    view: &View<'_>,
+    (w, h): (u32, u32),
+    dx: &impl Fn(u32) -> f64,
+    dy: &impl Fn(u32) -> f64,
+) -> Vec<bool> {
     let g = &m.grid;
-    let d = sub(p, g.origin);
-    let c = (dot(d, unit(g.row_dir)) / g.spacing[1] + 0.5).floor();
-    let r = (dot(d, unit(g.col_dir)) / g.spacing[0] + 0.5).floor();
-    if !(c >= 0.0 && r >= 0.0 && c < g.cols as f64 && r < g.rows as f64) {
-        return false;
+    let (rd, cd) = (unit(g.row_dir), unit(g.col_dir));
+    let p00 = view.to_patient(dx(0), dy(0));
+    let ex = sub(view.to_patient(dx(1), dy(0)), p00);
+    let ey = sub(view.to_patient(dx(0), dy(1)), p00);
+    let d0 = sub(p00, g.origin);
+    let (c0, cx, cy) = (
+        dot(d0, rd) / g.spacing[1],
+        dot(ex, rd) / g.spacing[1],
+        dot(ey, rd) / g.spacing[1],
+    );
+    let (r0, rx, ry) = (
+        dot(d0, cd) / g.spacing[0],
+        dot(ex, cd) / g.spacing[0],
+        dot(ey, cd) / g.spacing[0],
+    );
+    let mut out = Vec::with_capacity(w as usize * h as usize);
+    for y in 0..h {
+        let yf = f64::from(y);
+        for x in 0..w {
+            let xf = f64::from(x);
+            let c = (c0 + cx * xf + cy * yf + 0.5).floor();
+            let r = (r0 + rx * xf + ry * yf + 0.5).floor();
+            let set = c >= 0.0
+                && r >= 0.0
+                && c < g.cols as f64
+                && r < g.rows as f64
+                && m.mask
+                    .get(r as usize * g.cols + c as usize)
+                    .is_some_and(|v| *v != 0);
+            out.push(set);
+        }
     }
-    m.mask
-        .get(r as usize * g.cols + c as usize)
-        .is_some_and(|v| *v != 0)
+    out
 }
 
 fn grid_point(g: &PlaneGrid, r: f64, c: f64) -> [f64; 3] {
@@ -883,6 +937,18 @@ mod tests {
         // Centre maps to mid grey: ((39.5 - 39.5) / 399 + 0.5) * 255 = 127.5 -> 128.
         assert_eq!(window_level(39.5, w), 128);
         assert_eq!(window_level(f64::NAN, w), 0);
+    }
+
+    #[test]
+    fn inputs_and_outputs_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<SliceImage>();
+        send_sync::<Overlay>();
+        send_sync::<KeyImageOptions>();
+        send_sync::<KeyImagePngs>();
+        send_sync::<KeyImageError>();
+        send_sync::<crate::dicom::pixels::DecodedSlice>();
+        send_sync::<crate::dicom::pixels::PixelError>();
     }
 
     #[test]

@@ -142,8 +142,8 @@ fn every_supported_transfer_syntax_decodes_to_pydicoms_values() {
         }
         checked += 1;
     }
-    // 11 pydicom files + 2 generated ones; a shrinking index would weaken the test.
-    assert!(checked >= 13, "only {checked} files checked");
+    // 11 pydicom files + 3 generated ones; a shrinking index would weaken the test.
+    assert!(checked >= 14, "only {checked} files checked");
     let tss: std::collections::BTreeSet<&str> = entries
         .iter()
         .filter(|e| e.outcome == "ok")
@@ -688,4 +688,41 @@ fn golden_key_images_match_pixel_for_pixel() {
             );
         }
     }
+}
+
+#[test]
+fn the_source_image_is_chosen_then_decoded_from_index_data() {
+    use oncometry::dicom::pixels::{
+        CandidateImage, SliceRef, decode_candidate, select_source_image,
+    };
+    // Index data as the DICOM index would give it (values from pydicom, see ref/*.json).
+    let ct = ref_entries()
+        .into_iter()
+        .find(|e| e.file.ends_with("CT_small.dcm"))
+        .unwrap();
+    let ipp = ct.ipp.clone().unwrap();
+    let iop = ct.iop.clone().unwrap();
+    let cand = |uid: &str, dz: f64| CandidateImage {
+        path: fixture("images/pydicom/CT_small.dcm"),
+        sop_instance_uid: uid.to_string(),
+        position: [ipp[0], ipp[1], ipp[2] + dz],
+        orientation: [iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]],
+        frame: 0,
+    };
+    let series = vec![cand("a", -5.0), cand("b", 0.0), cand("c", 5.0)];
+    let by_pos = SliceRef {
+        sop_instance_uid: None,
+        position_mm: Some(ipp[2] + 1.9),
+        normal: [0.0, 0.0, 1.0],
+    };
+    let chosen = select_source_image(&series, &by_pos).unwrap();
+    assert_eq!(chosen.sop_instance_uid, "b");
+    let d = decode_candidate(chosen).unwrap();
+    assert_eq!((d.rows, d.cols), (ct.rows, ct.cols));
+    assert_eq!(d.values, ref_values(&ct));
+    let too_far = SliceRef {
+        position_mm: Some(ipp[2] + 7.6),
+        ..by_pos
+    };
+    assert!(select_source_image(&series, &too_far).is_err());
 }

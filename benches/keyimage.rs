@@ -1,0 +1,145 @@
+//! Key image benchmark (issue 8): decode + render + PNG-encode N slices from files, the
+//! same work and lesion as bench/images/peer_pydicom_pillow.py. One run, no harness:
+//!
+//!     python bench/images/peer_pydicom_pillow.py make-inputs /tmp/oncometry-bench-images
+//!     cargo bench --bench keyimage -- /tmp/oncometry-bench-images
+//!
+//! Prints one JSON line per mode: one thread (like the Python peer), then a rayon pool.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use oncometry::dicom::pixels::decode_slice;
+use oncometry::measure::types::PlaneGrid;
+use oncometry::report::keyimage::{
+    KeyImageOptions, KeyImagePngs, Outline, Overlay, SliceImage, Window, WindowChoice,
+    render_key_image,
+};
+use rayon::prelude::*;
+
+fn plane_point(g: &PlaneGrid, u: f64, v: f64) -> [f64; 3] {
+    let mut p = g.origin;
+    for (k, pk) in p.iter_mut().enumerate() {
+        *pk += u * g.row_dir[k] + v * g.col_dir[k];
+    }
+    p
+}
+
+fn render(path: &Path) -> Result<KeyImagePngs, String> {
+    let d = decode_slice(path, 0).map_err(|e| e.to_string())?;
+    let grid = d.grid.ok_or("no geometry")?;
+    let img = SliceImage::new(
+        grid.clone(),
+        d.values,
+        d.modality,
+        d.window.map(|(center, width)| Window { center, width }),
+        d.photometric_interpretation == "MONOCHROME1",
+    )
+    .map_err(|e| e.to_string())?;
+    // The peer's lesion: ellipse at the centre, semi-axes 10 % / 6 % of the field width.
+    let w = grid.cols as f64 * grid.spacing[1];
+    let (cu, cv) = (w / 2.0, grid.rows as f64 * grid.spacing[0] / 2.0);
+    let (a, b, ang) = (0.10 * w, 0.06 * w, 0.4f64);
+    let (ca, sa) = (ang.cos(), ang.sin());
+    let pt = |t: f64, n: f64| plane_point(&grid, cu + t * ca - n * sa, cv + t * sa + n * ca);
+    let poly = (0..72)
+        .map(|i| {
+            let th = i as f64 / 72.0 * std::f64::consts::TAU;
+            pt(a * th.cos(), b * th.sin())
+        })
+        .collect();
+    let overlay = Overlay {
+        label: "L1".into(),
+        long_axis: Some([pt(-a, 0.0), pt(a, 0.0)]),
+        long_axis_mm: 2.0 * a,
+        short_axis: Some([pt(0.0, -b), pt(0.0, b)]),
+        short_axis_mm: 2.0 * b,
+        outline: Outline::Polygons(vec![poly]),
+    };
+    // The peer always uses soft tissue 40/400.
+    let opts = KeyImageOptions {
+        window: WindowChoice::Fixed(Window {
+            center: 40.0,
+            width: 400.0,
+        }),
+        ..KeyImageOptions::default()
+    };
+    render_key_image(&img, &overlay, &opts).map_err(|e| e.to_string())
+}
+
+fn main() {
+    let dir = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/oncometry-bench-images"));
+    let manifest: serde_json::Value = match std::fs::read_to_string(dir.join("manifest.json")) {
+        Ok(t) => serde_json::from_str(&t).expect("manifest.json"),
+        Err(e) => {
+            eprintln!(
+                "{}: {e}\nrun: python bench/images/peer_pydicom_pillow.py make-inputs {}",
+                dir.join("manifest.json").display(),
+                dir.display()
+            );
+            return;
+        }
+    };
+    let files: Vec<PathBuf> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| dir.join(f.as_str().expect("file name")))
+        .collect();
+    let warm = render(&files[0]).expect("warm-up render");
+    let out = dir.join("out-rs");
+    std::fs::create_dir_all(&out).expect("out dir");
+    std::fs::write(out.join("first.crop.png"), &warm.crop).expect("write");
+
+    let pool1 = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let t0 = Instant::now();
+    let mut groups: std::collections::BTreeMap<String, f64> = Default::default();
+    let bytes: usize = pool1.install(|| {
+        files
+            .iter()
+            .map(|f| {
+                let t1 = Instant::now();
+                let p = render(f).expect("render");
+                let name = f.file_name().map(|n| n.to_string_lossy().to_string());
+                let group = name
+                    .as_deref()
+                    .and_then(|n| n.rsplit_once('_'))
+                    .map_or("?", |(g, _)| g)
+                    .to_string();
+                *groups.entry(group).or_default() += t1.elapsed().as_secs_f64();
+                p.crop.len() + p.thumbnail.len()
+            })
+            .sum()
+    });
+    let one = t0.elapsed().as_secs_f64();
+    let by_source: Vec<String> = groups
+        .iter()
+        .map(|(k, v)| format!("\"{k}\": {v:.4}"))
+        .collect();
+    let last = render(files.last().expect("files")).expect("render");
+    std::fs::write(out.join("last.crop.png"), &last.crop).expect("write");
+    println!(
+        "{{\"oncometry\": \"1 thread\", \"slices\": {}, \"seconds\": {one:.4}, \"ms_per_slice\": {:.3}, \"png_bytes\": {bytes}, \"seconds_by_source\": {{{}}}}}",
+        files.len(),
+        1000.0 * one / files.len() as f64,
+        by_source.join(", ")
+    );
+    let t0 = Instant::now();
+    let n: usize = files
+        .par_iter()
+        .map(|f| render(f).map(|_| 1).unwrap_or(0))
+        .sum();
+    let par = t0.elapsed().as_secs_f64();
+    println!(
+        "{{\"oncometry\": \"rayon {} threads\", \"slices\": {n}, \"seconds\": {par:.4}, \"ms_per_slice\": {:.3}}}",
+        rayon::current_num_threads(),
+        1000.0 * par / files.len() as f64
+    );
+}

@@ -9,6 +9,7 @@ pub mod lock;
 pub mod manifest;
 pub mod outputs;
 pub mod measure_stage;
+pub mod run;
 pub mod runlog;
 pub mod scan;
 pub mod shard;

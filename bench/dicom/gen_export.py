@@ -17,7 +17,9 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid, CTImageStorage
 
 
 def uid(*parts):
-    return generate_uid(entropy_srcs=["oncometry-bench"] + [str(p) for p in parts])
+    # one joined source: pydicom concatenates entropy sources without a separator, so
+    # (1, 0, 10) and (10, 1, 0) would collide
+    return generate_uid(entropy_srcs=["oncometry-bench/" + "/".join(str(p) for p in parts)])
 
 
 def main():

@@ -129,7 +129,9 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
             if mode == ReadMode::Header {
                 opts = opts.read_until(tags::PIXEL_DATA);
             }
-            let obj = opts.open_file(path).map_err(parse_err)?;
+            // one open per file: reuse the handle the magic was read from
+            f.seek(SeekFrom::Start(0)).map_err(io)?;
+            let obj = opts.from_reader(&f).map_err(parse_err)?;
             let meta = obj.meta();
             let ts = meta.transfer_syntax().trim_end_matches('\0').to_owned();
             let sop_class = meta
@@ -171,7 +173,7 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
         }
     };
     if mode == ReadMode::Header {
-        check_pixel_data_fits(path, file, size, &opened)?;
+        check_pixel_data_fits(&f, path, file, size, &opened)?;
     } else if opened.obj.get(tags::ROWS).is_some() {
         check_full_pixel_data(file, &opened)?;
     }
@@ -218,6 +220,7 @@ pub fn expected_native_len(obj: &InMemDicomObject, file: &str) -> Result<Option<
 /// where the declared length puts it (one small read). When that does not match (trailing
 /// padding elements, odd lengths, deflate) fall back to a full parse and compare lengths.
 fn check_pixel_data_fits(
+    f: &File,
     path: &Path,
     file: &str,
     size: u64,
@@ -236,7 +239,7 @@ fn check_pixel_data_fits(
         file: file.to_owned(),
         source,
     };
-    if pixel_data_ends_file(path, size, expected, ts, encapsulated).map_err(io)? {
+    if pixel_data_ends_file(f, size, expected, ts, encapsulated).map_err(io)? {
         return Ok(());
     }
     // slow path: parse everything
@@ -262,13 +265,12 @@ fn check_pixel_data_fits(
 /// The fast check: does the file end with a PixelData element of the declared length
 /// (native) or with a sequence delimitation item (encapsulated)? One seek, ≤ 12 bytes read.
 pub fn pixel_data_ends_file(
-    path: &Path,
+    mut f: &File,
     size: u64,
     expected: u64,
     ts: &str,
     encapsulated: bool,
 ) -> std::io::Result<bool> {
-    let mut f = File::open(path)?;
     if encapsulated {
         if size < 8 {
             return Ok(false);
@@ -363,21 +365,51 @@ mod tests {
         let size = std::fs::metadata(&ct).unwrap().len();
         // 128×128 16-bit, explicit VR LE
         assert!(
-            pixel_data_ends_file(&ct, size, 128 * 128 * 2, "1.2.840.10008.1.2.1", false).unwrap()
+            pixel_data_ends_file(
+                &File::open(&ct).unwrap(),
+                size,
+                128 * 128 * 2,
+                "1.2.840.10008.1.2.1",
+                false
+            )
+            .unwrap()
         );
         let cut = root.join("bad/truncated_pixels.dcm");
         let size = std::fs::metadata(&cut).unwrap().len();
         assert!(
-            !pixel_data_ends_file(&cut, size, 128 * 128 * 2, "1.2.840.10008.1.2.1", false).unwrap()
+            !pixel_data_ends_file(
+                &File::open(&cut).unwrap(),
+                size,
+                128 * 128 * 2,
+                "1.2.840.10008.1.2.1",
+                false
+            )
+            .unwrap()
         );
         // implicit VR LE (pydicom MR_small_implicit, 64×64 16-bit)
         let mr = root.join("pydicom/MR_small_implicit.dcm");
         let size = std::fs::metadata(&mr).unwrap().len();
-        assert!(pixel_data_ends_file(&mr, size, 64 * 64 * 2, "1.2.840.10008.1.2", false).unwrap());
+        assert!(
+            pixel_data_ends_file(
+                &File::open(&mr).unwrap(),
+                size,
+                64 * 64 * 2,
+                "1.2.840.10008.1.2",
+                false
+            )
+            .unwrap()
+        );
         let be = root.join("pydicom/MR_small_bigendian.dcm");
         let size = std::fs::metadata(&be).unwrap().len();
         assert!(
-            pixel_data_ends_file(&be, size, 64 * 64 * 2, "1.2.840.10008.1.2.2", false).unwrap()
+            pixel_data_ends_file(
+                &File::open(&be).unwrap(),
+                size,
+                64 * 64 * 2,
+                "1.2.840.10008.1.2.2",
+                false
+            )
+            .unwrap()
         );
     }
 }

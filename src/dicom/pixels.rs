@@ -1,1 +1,804 @@
-//! Decoding one source image (for key images). Owned by issue 8.
+//! Decoding one source image for a key image: pick the slice a measurement was made on, then
+//! decode just that image to rescaled `f32` values with its plane geometry.
+//!
+//! Key images are a courtesy on top of the numbers, so every failure here is a typed error
+//! with a reason the pipeline can log while the lesion row keeps its measurement.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use dicom_core::header::HasLength;
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_pixeldata::{PixelDecoder, PixelRepresentation};
+use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
+
+use crate::measure::types::PlaneGrid;
+
+/// One image of the referenced series, as much as slice selection needs. The DICOM index
+/// already holds these fields; `frame` is 0 for classic single-frame images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateImage {
+    pub path: PathBuf,
+    pub sop_instance_uid: String,
+    /// ImagePositionPatient (centre of the first pixel), patient mm.
+    pub position: [f64; 3],
+    /// ImageOrientationPatient: row direction then column direction.
+    pub orientation: [f64; 6],
+    /// Frame number (0-based) inside a multi-frame file.
+    pub frame: u32,
+}
+
+/// How a measurement names the slice it was made on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceRef {
+    /// A derivation reference (SEG / RTSTRUCT / SR referenced SOP instance), tried first.
+    pub sop_instance_uid: Option<String>,
+    /// The slice position along `normal` (`Measurement::slice_position_mm`), used when there
+    /// is no UID or it is not among the candidates.
+    pub position_mm: Option<f64>,
+    /// Unit normal of the measured plane (row_dir × col_dir of the mask grid). Positions of
+    /// candidates are `dot(ImagePositionPatient, normal)`; only candidates whose own normal
+    /// is parallel to it are considered, so a localizer in the series is never picked.
+    pub normal: [f64; 3],
+}
+
+/// Why no source image could be chosen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SelectError {
+    #[error("no candidate images in the referenced series")]
+    NoCandidates,
+    #[error("referenced SOP instance {uid} is not in the series and no slice position is known")]
+    UidNotFound { uid: String },
+    #[error("no slice reference: neither a SOP instance UID nor a slice position")]
+    NoReference,
+    #[error("the plane normal is not a finite non-zero vector")]
+    InvalidNormal,
+    #[error("no image of the series is parallel to the measured plane")]
+    NoParallelImage,
+    #[error(
+        "nearest image is {distance_mm:.3} mm from slice position {position_mm:.3} mm \
+         (tolerance: half the slice spacing, {tolerance_mm:.3} mm)"
+    )]
+    TooFar {
+        position_mm: f64,
+        distance_mm: f64,
+        tolerance_mm: f64,
+    },
+}
+
+/// Cosine above which two plane normals count as parallel (about 0.8°).
+const PARALLEL_COS: f64 = 0.9999;
+/// Tolerance when the series has a single parallel image and so no slice spacing.
+const SINGLE_IMAGE_TOLERANCE_MM: f64 = 0.5;
+
+/// Chooses the source image of a long-axis slice: by UID when the reference names one of
+/// the candidates, else the nearest parallel candidate along the normal, accepted only
+/// within half the series' slice spacing (the median gap between distinct positions).
+pub fn select_source_image<'a>(
+    candidates: &'a [CandidateImage],
+    slice: &SliceRef,
+) -> Result<&'a CandidateImage, SelectError> {
+    if candidates.is_empty() {
+        return Err(SelectError::NoCandidates);
+    }
+    if let Some(uid) = slice.sop_instance_uid.as_deref()
+        && let Some(found) = candidates.iter().find(|c| c.sop_instance_uid == uid)
+    {
+        return Ok(found);
+    }
+    let Some(position_mm) = slice.position_mm.filter(|p| p.is_finite()) else {
+        return Err(match &slice.sop_instance_uid {
+            Some(uid) => SelectError::UidNotFound { uid: uid.clone() },
+            None => SelectError::NoReference,
+        });
+    };
+    let normal = unit(slice.normal).ok_or(SelectError::InvalidNormal)?;
+    let parallel: Vec<(&CandidateImage, f64)> = candidates
+        .iter()
+        .filter(|c| {
+            candidate_normal(c).is_some_and(|n| dot(n, normal).abs() >= PARALLEL_COS)
+                && c.position.iter().all(|v| v.is_finite())
+        })
+        .map(|c| (c, dot(c.position, normal)))
+        .collect();
+    if parallel.is_empty() {
+        return Err(SelectError::NoParallelImage);
+    }
+    let tolerance_mm = slice_spacing(parallel.iter().map(|(_, p)| *p))
+        .map_or(SINGLE_IMAGE_TOLERANCE_MM, |s| s / 2.0);
+    // Ties (duplicate positions) go to the first candidate so the choice is reproducible.
+    let mut best = parallel[0];
+    for &(c, p) in &parallel[1..] {
+        if (p - position_mm).abs() < (best.1 - position_mm).abs() {
+            best = (c, p);
+        }
+    }
+    let distance_mm = (best.1 - position_mm).abs();
+    if distance_mm > tolerance_mm + 1e-6 {
+        return Err(SelectError::TooFar {
+            position_mm,
+            distance_mm,
+            tolerance_mm,
+        });
+    }
+    Ok(best.0)
+}
+
+/// Median gap between distinct sorted positions; `None` with fewer than two positions.
+fn slice_spacing(positions: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut p: Vec<f64> = positions.collect();
+    p.sort_by(f64::total_cmp);
+    p.dedup_by(|a, b| (*a - *b).abs() < 1e-4);
+    let mut gaps: Vec<f64> = p.windows(2).map(|w| w[1] - w[0]).collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    gaps.sort_by(f64::total_cmp);
+    Some(gaps[gaps.len() / 2])
+}
+
+fn candidate_normal(c: &CandidateImage) -> Option<[f64; 3]> {
+    let o = c.orientation;
+    unit(cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]))
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+fn unit(v: [f64; 3]) -> Option<[f64; 3]> {
+    let n = dot(v, v).sqrt();
+    (n.is_finite() && n > 1e-9).then(|| [v[0] / n, v[1] / n, v[2] / n])
+}
+
+/// One decoded greyscale image, free of DICOM types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedSlice {
+    pub rows: usize,
+    pub cols: usize,
+    /// Modality values (stored value × RescaleSlope + RescaleIntercept, computed in f64 and
+    /// rounded once to f32, as pydicom's `apply_modality_lut` then `astype(float32)`),
+    /// row-major.
+    pub values: Vec<f32>,
+    /// Plane geometry from ImagePositionPatient / ImageOrientationPatient / PixelSpacing
+    /// (top level, else the enhanced multi-frame functional groups). `None` when the file
+    /// does not place the image in patient space (e.g. secondary capture, NM projection).
+    pub grid: Option<PlaneGrid>,
+    pub modality: Option<String>,
+    /// First WindowCenter / WindowWidth pair, when present and usable (width > 0).
+    pub window: Option<(f64, f64)>,
+    pub photometric_interpretation: String,
+    pub sop_instance_uid: Option<String>,
+    pub transfer_syntax: String,
+    pub rescale_slope: f64,
+    pub rescale_intercept: f64,
+}
+
+/// Why an image could not be decoded. `UnsupportedTransferSyntax` and `UnsupportedImage`
+/// are the expected, benign cases (the key image is simply missing).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PixelError {
+    #[error("{path}: cannot read as DICOM: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("{path}: transfer syntax {uid} ({name}) is not decodable here: {reason}")]
+    UnsupportedTransferSyntax {
+        path: PathBuf,
+        uid: String,
+        name: String,
+        reason: String,
+    },
+    #[error("{path}: unsupported image: {reason}")]
+    UnsupportedImage { path: PathBuf, reason: String },
+    #[error("{path}: invalid {attribute}: {reason}")]
+    InvalidHeader {
+        path: PathBuf,
+        attribute: &'static str,
+        reason: String,
+    },
+    #[error("{path}: frame {frame} out of range (the file has {frames} frames)")]
+    FrameOutOfRange {
+        path: PathBuf,
+        frame: u32,
+        frames: u32,
+    },
+    #[error("{path}: could not decode pixel data: {reason}")]
+    Decode { path: PathBuf, reason: String },
+}
+
+impl PixelError {
+    /// True when the codec or image kind is not supported (as opposed to a broken file).
+    pub fn is_unsupported(&self) -> bool {
+        matches!(
+            self,
+            PixelError::UnsupportedTransferSyntax { .. } | PixelError::UnsupportedImage { .. }
+        )
+    }
+}
+
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+
+/// Reads one file and decodes one frame of it (0 for single-frame images).
+///
+/// The whole file is read (dicom-object has no lazy pixel access) but only the requested
+/// frame is decoded, and nothing else is kept: one image in memory per caller. Any panic in
+/// a third-party codec is caught and reported as `Decode`, so a hostile file cannot stop a
+/// batch.
+pub fn decode_slice(path: &Path, frame: u32) -> Result<DecodedSlice, PixelError> {
+    match catch_unwind(AssertUnwindSafe(|| decode_slice_inner(path, frame))) {
+        Ok(result) => result,
+        Err(panic) => Err(PixelError::Decode {
+            path: path.to_path_buf(),
+            reason: format!("decoder panicked: {}", panic_message(&panic)),
+        }),
+    }
+}
+
+/// Decodes the image a `CandidateImage` points to.
+pub fn decode_candidate(candidate: &CandidateImage) -> Result<DecodedSlice, PixelError> {
+    decode_slice(&candidate.path, candidate.frame)
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+fn decode_slice_inner(path: &Path, frame: u32) -> Result<DecodedSlice, PixelError> {
+    let obj: DefaultDicomObject = dicom_object::open_file(path).map_err(|e| PixelError::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let h = Header { obj: &obj, path };
+    let ts_uid = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches(['\0', ' '])
+        .to_string();
+    check_transfer_syntax(&h, &ts_uid)?;
+
+    let samples = h
+        .int("SamplesPerPixel", tags::SAMPLES_PER_PIXEL)?
+        .unwrap_or(1);
+    if samples != 1 {
+        return Err(h.unsupported(format!(
+            "{samples} samples per pixel: key images are drawn from greyscale CT/MR only"
+        )));
+    }
+    let photometric = h
+        .string(tags::PHOTOMETRIC_INTERPRETATION)
+        .unwrap_or_else(|| "MONOCHROME2".to_string());
+    if photometric != "MONOCHROME1" && photometric != "MONOCHROME2" {
+        return Err(h.unsupported(format!(
+            "photometric interpretation {photometric} is not greyscale"
+        )));
+    }
+    let frames = h
+        .int("NumberOfFrames", tags::NUMBER_OF_FRAMES)?
+        .unwrap_or(1)
+        .max(1);
+    if i64::from(frame) >= frames {
+        return Err(PixelError::FrameOutOfRange {
+            path: path.to_path_buf(),
+            frame,
+            frames: u32::try_from(frames).unwrap_or(u32::MAX),
+        });
+    }
+    let (slope, intercept) = rescale(&h, frame)?;
+    let grid = plane_grid(&h, frame)?;
+
+    let decoded = obj
+        .decode_pixel_data_frame(frame)
+        .map_err(|e| decode_error(path, &ts_uid, &e))?;
+    let rows = decoded.rows() as usize;
+    let cols = decoded.columns() as usize;
+    if rows == 0 || cols == 0 {
+        return Err(h.invalid("Rows/Columns", "zero image size".to_string()));
+    }
+    let stored = stored_values(
+        &h,
+        decoded.data(),
+        rows * cols,
+        decoded.bits_allocated(),
+        decoded.bits_stored(),
+        decoded.pixel_representation() == PixelRepresentation::Signed,
+    )?;
+    let values = stored
+        .iter()
+        .map(|&v| (v as f64 * slope + intercept) as f32)
+        .collect();
+    let grid = grid.map(|mut g| {
+        g.rows = rows;
+        g.cols = cols;
+        g
+    });
+    Ok(DecodedSlice {
+        rows,
+        cols,
+        values,
+        grid,
+        modality: h.string(tags::MODALITY),
+        window: window(&h),
+        photometric_interpretation: photometric,
+        sop_instance_uid: h.string(tags::SOP_INSTANCE_UID),
+        transfer_syntax: ts_uid,
+        rescale_slope: slope,
+        rescale_intercept: intercept,
+    })
+}
+
+/// Rejects, before any decoding, the transfer syntaxes this build cannot decode, so the
+/// error says why instead of a generic codec failure.
+fn check_transfer_syntax(h: &Header<'_>, ts_uid: &str) -> Result<(), PixelError> {
+    let unsupported = |name: &str, reason: &str| PixelError::UnsupportedTransferSyntax {
+        path: h.path.to_path_buf(),
+        uid: ts_uid.to_string(),
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    let Some(ts) = TransferSyntaxRegistry.get(ts_uid) else {
+        return Err(unsupported(
+            "unknown",
+            "not a transfer syntax this build knows",
+        ));
+    };
+    if !ts.can_decode_all() {
+        return Err(unsupported(
+            ts.name(),
+            "no pixel data decoder in this build (JPEG-LS needs the `charls` feature, \
+             i.e. the CharLS C++ library)",
+        ));
+    }
+    if ts_uid == JPEG_EXTENDED {
+        let bits = h.int("BitsStored", tags::BITS_STORED)?.unwrap_or(8);
+        if bits > 8 {
+            return Err(unsupported(
+                ts.name(),
+                "12-bit JPEG extended: the pure-Rust jpeg-decoder reads 8-bit JPEG only",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn decode_error(path: &Path, ts_uid: &str, e: &dicom_pixeldata::Error) -> PixelError {
+    let reason = e.to_string();
+    if reason.starts_with("Unsupported TransferSyntax") {
+        PixelError::UnsupportedTransferSyntax {
+            path: path.to_path_buf(),
+            uid: ts_uid.to_string(),
+            name: ts_name(ts_uid),
+            reason,
+        }
+    } else {
+        let detail = std::error::Error::source(e)
+            .map(|s| format!("{reason}: {s}"))
+            .unwrap_or(reason);
+        PixelError::Decode {
+            path: path.to_path_buf(),
+            reason: detail,
+        }
+    }
+}
+
+fn ts_name(uid: &str) -> String {
+    TransferSyntaxRegistry
+        .get(uid)
+        .map_or_else(|| "unknown".to_string(), |t| t.name().to_string())
+}
+
+/// Stored values of one frame as pydicom's `pixel_array` gives them: unsigned data masked
+/// to BitsStored, signed data sign-extended from BitsStored.
+fn stored_values(
+    h: &Header<'_>,
+    data: &[u8],
+    n: usize,
+    bits_allocated: u16,
+    bits_stored: u16,
+    signed: bool,
+) -> Result<Vec<i64>, PixelError> {
+    let bytes = match bits_allocated {
+        8 => 1,
+        16 => 2,
+        32 => 4,
+        other => {
+            return Err(h.unsupported(format!("BitsAllocated {other} (expected 8, 16 or 32)")));
+        }
+    };
+    let bits_stored = if bits_stored == 0 || bits_stored > bits_allocated {
+        bits_allocated
+    } else {
+        bits_stored
+    };
+    let need = n * bytes;
+    let Some(data) = data.get(..need) else {
+        return Err(PixelError::Decode {
+            path: h.path.to_path_buf(),
+            reason: format!(
+                "pixel data has {} bytes, the frame needs {need}",
+                data.len()
+            ),
+        });
+    };
+    let shift = 64 - u32::from(bits_stored);
+    let mask: u64 = if bits_stored >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits_stored) - 1
+    };
+    // dicom-pixeldata hands decoded samples over in native byte order.
+    Ok(data
+        .chunks_exact(bytes)
+        .map(|c| {
+            let raw: u64 = match bytes {
+                1 => u64::from(c[0]),
+                2 => u64::from(u16::from_ne_bytes([c[0], c[1]])),
+                _ => u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
+            };
+            if signed {
+                ((raw << shift) as i64) >> shift
+            } else {
+                (raw & mask) as i64
+            }
+        })
+        .collect())
+}
+
+/// RescaleSlope / Intercept from the top level, else the frame's (or shared) Pixel Value
+/// Transformation functional group; identity when absent, as PS3.3 C.11.1 says.
+fn rescale(h: &Header<'_>, frame: u32) -> Result<(f64, f64), PixelError> {
+    let slope = h.float_in_groups(
+        frame,
+        tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+        tags::RESCALE_SLOPE,
+    )?;
+    let intercept = h.float_in_groups(
+        frame,
+        tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+        tags::RESCALE_INTERCEPT,
+    )?;
+    let slope = slope.and_then(|v| v.first().copied()).unwrap_or(1.0);
+    let intercept = intercept.and_then(|v| v.first().copied()).unwrap_or(0.0);
+    if !slope.is_finite() || slope == 0.0 {
+        return Err(h.invalid("RescaleSlope", format!("{slope} is not a usable slope")));
+    }
+    if !intercept.is_finite() {
+        return Err(h.invalid("RescaleIntercept", format!("{intercept} is not finite")));
+    }
+    Ok((slope, intercept))
+}
+
+fn window(h: &Header<'_>) -> Option<(f64, f64)> {
+    let c = h.floats(h.obj, tags::WINDOW_CENTER).ok().flatten()?;
+    let w = h.floats(h.obj, tags::WINDOW_WIDTH).ok().flatten()?;
+    let (c, w) = (*c.first()?, *w.first()?);
+    (c.is_finite() && w.is_finite() && w > 0.0).then_some((c, w))
+}
+
+/// The plane of one frame, or `None` when the file has no patient geometry at all.
+/// Geometry that is present but broken is an error rather than a silent `None`, because
+/// drawing on a wrong grid would put the measurement in the wrong place.
+fn plane_grid(h: &Header<'_>, frame: u32) -> Result<Option<PlaneGrid>, PixelError> {
+    let ipp = h.float_in_groups(
+        frame,
+        tags::PLANE_POSITION_SEQUENCE,
+        tags::IMAGE_POSITION_PATIENT,
+    )?;
+    let iop = h.float_in_groups(
+        frame,
+        tags::PLANE_ORIENTATION_SEQUENCE,
+        tags::IMAGE_ORIENTATION_PATIENT,
+    )?;
+    let ps = h.float_in_groups(frame, tags::PIXEL_MEASURES_SEQUENCE, tags::PIXEL_SPACING)?;
+    let (Some(ipp), Some(iop), Some(ps)) = (ipp, iop, ps) else {
+        return Ok(None);
+    };
+    if ipp.len() != 3 || ipp.iter().any(|v| !v.is_finite()) {
+        return Err(h.invalid("ImagePositionPatient", format!("{ipp:?}")));
+    }
+    if ps.len() != 2 || ps.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+        return Err(h.invalid("PixelSpacing", format!("{ps:?}")));
+    }
+    let bad_iop = || h.invalid("ImageOrientationPatient", format!("{iop:?}"));
+    if iop.len() != 6 {
+        return Err(bad_iop());
+    }
+    let row_dir = unit([iop[0], iop[1], iop[2]]).ok_or_else(bad_iop)?;
+    let col_dir = unit([iop[3], iop[4], iop[5]]).ok_or_else(bad_iop)?;
+    if dot(row_dir, col_dir).abs() > 1e-3 {
+        return Err(bad_iop());
+    }
+    Ok(Some(PlaneGrid {
+        origin: [ipp[0], ipp[1], ipp[2]],
+        row_dir,
+        col_dir,
+        spacing: [ps[0], ps[1]],
+        rows: 0,
+        cols: 0,
+    }))
+}
+
+/// Header access with the file path attached to every error.
+struct Header<'a> {
+    obj: &'a InMemDicomObject,
+    path: &'a Path,
+}
+
+impl Header<'_> {
+    fn invalid(&self, attribute: &'static str, reason: String) -> PixelError {
+        PixelError::InvalidHeader {
+            path: self.path.to_path_buf(),
+            attribute,
+            reason,
+        }
+    }
+
+    fn unsupported(&self, reason: String) -> PixelError {
+        PixelError::UnsupportedImage {
+            path: self.path.to_path_buf(),
+            reason,
+        }
+    }
+
+    fn string(&self, tag: dicom_core::Tag) -> Option<String> {
+        let e = self.obj.element_opt(tag).ok().flatten()?;
+        let s = e.to_str().ok()?;
+        let s = s.trim_matches(['\0', ' ']).to_string();
+        (!s.is_empty()).then_some(s)
+    }
+
+    fn int(
+        &self,
+        attribute: &'static str,
+        tag: dicom_core::Tag,
+    ) -> Result<Option<i64>, PixelError> {
+        let Some(e) = self.obj.element_opt(tag).ok().flatten() else {
+            return Ok(None);
+        };
+        if e.value().primitive().is_some_and(|p| p.is_empty()) {
+            return Ok(None);
+        }
+        e.to_int::<i64>()
+            .map(Some)
+            .map_err(|err| self.invalid(attribute, err.to_string()))
+    }
+
+    /// A multi-valued number; `Ok(None)` when absent or empty.
+    fn floats(
+        &self,
+        obj: &InMemDicomObject,
+        tag: dicom_core::Tag,
+    ) -> Result<Option<Vec<f64>>, PixelError> {
+        let Some(e) = obj.element_opt(tag).ok().flatten() else {
+            return Ok(None);
+        };
+        if e.value().primitive().is_some_and(|p| p.is_empty()) {
+            return Ok(None);
+        }
+        e.to_multi_float64()
+            .map(Some)
+            .map_err(|err| self.invalid(tag_name(tag), err.to_string()))
+    }
+
+    /// `tag` at the top level, else inside `group` of the frame's Per-Frame Functional
+    /// Groups item, else of the Shared Functional Groups (enhanced multi-frame objects).
+    fn float_in_groups(
+        &self,
+        frame: u32,
+        group: dicom_core::Tag,
+        tag: dicom_core::Tag,
+    ) -> Result<Option<Vec<f64>>, PixelError> {
+        if let Some(v) = self.floats(self.obj, tag)? {
+            return Ok(Some(v));
+        }
+        let per_frame = self
+            .items(self.obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+            .and_then(|items| items.get(frame as usize));
+        let shared = self
+            .items(self.obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE)
+            .and_then(|items| items.first());
+        for fg in [per_frame, shared].into_iter().flatten() {
+            if let Some(inner) = self.items(fg, group).and_then(|items| items.first())
+                && let Some(v) = self.floats(inner, tag)?
+            {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    fn items<'o>(
+        &self,
+        obj: &'o InMemDicomObject,
+        tag: dicom_core::Tag,
+    ) -> Option<&'o [InMemDicomObject]> {
+        obj.element_opt(tag).ok().flatten()?.items()
+    }
+}
+
+fn tag_name(tag: dicom_core::Tag) -> &'static str {
+    match tag {
+        tags::IMAGE_POSITION_PATIENT => "ImagePositionPatient",
+        tags::IMAGE_ORIENTATION_PATIENT => "ImageOrientationPatient",
+        tags::PIXEL_SPACING => "PixelSpacing",
+        tags::RESCALE_SLOPE => "RescaleSlope",
+        tags::RESCALE_INTERCEPT => "RescaleIntercept",
+        tags::WINDOW_CENTER => "WindowCenter",
+        tags::WINDOW_WIDTH => "WindowWidth",
+        _ => "attribute",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn axial(uid: &str, z: f64) -> CandidateImage {
+        CandidateImage {
+            path: PathBuf::from(format!("{uid}.dcm")),
+            sop_instance_uid: uid.to_string(),
+            position: [-100.0, -100.0, z],
+            orientation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            frame: 0,
+        }
+    }
+
+    fn series() -> Vec<CandidateImage> {
+        (0..10)
+            .map(|i| axial(&format!("1.2.{i}"), 2.5 * i as f64))
+            .collect()
+    }
+
+    fn by_position(p: f64) -> SliceRef {
+        SliceRef {
+            sop_instance_uid: None,
+            position_mm: Some(p),
+            normal: [0.0, 0.0, 1.0],
+        }
+    }
+
+    #[test]
+    fn uid_wins_over_position() {
+        let s = series();
+        let r = SliceRef {
+            sop_instance_uid: Some("1.2.7".into()),
+            position_mm: Some(0.0),
+            normal: [0.0, 0.0, 1.0],
+        };
+        assert_eq!(
+            select_source_image(&s, &r).unwrap().sop_instance_uid,
+            "1.2.7"
+        );
+    }
+
+    #[test]
+    fn unknown_uid_falls_back_to_position() {
+        let s = series();
+        let mut r = by_position(5.1);
+        r.sop_instance_uid = Some("9.9".into());
+        assert_eq!(
+            select_source_image(&s, &r).unwrap().sop_instance_uid,
+            "1.2.2"
+        );
+        r.position_mm = None;
+        assert!(matches!(
+            select_source_image(&s, &r),
+            Err(SelectError::UidNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn nearest_within_half_spacing_only() {
+        let s = series();
+        assert_eq!(
+            select_source_image(&s, &by_position(6.2))
+                .unwrap()
+                .sop_instance_uid,
+            "1.2.2"
+        );
+        assert_eq!(
+            select_source_image(&s, &by_position(6.3))
+                .unwrap()
+                .sop_instance_uid,
+            "1.2.3"
+        );
+        // 1.3 mm beyond the last slice: more than half of 2.5 mm.
+        match select_source_image(&s, &by_position(23.8)) {
+            Err(SelectError::TooFar {
+                distance_mm,
+                tolerance_mm,
+                ..
+            }) => {
+                assert!((distance_mm - 1.3).abs() < 1e-9);
+                assert!((tolerance_mm - 1.25).abs() < 1e-9);
+            }
+            other => panic!("expected TooFar, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reversed_normal_uses_signed_positions() {
+        let s = series();
+        let mut r = by_position(-5.0);
+        r.normal = [0.0, 0.0, -1.0];
+        assert_eq!(
+            select_source_image(&s, &r).unwrap().sop_instance_uid,
+            "1.2.2"
+        );
+    }
+
+    #[test]
+    fn non_parallel_images_are_ignored() {
+        let mut s = series();
+        // A sagittal localizer whose position along z would match exactly.
+        s.push(CandidateImage {
+            path: PathBuf::from("loc.dcm"),
+            sop_instance_uid: "loc".into(),
+            position: [0.0, -100.0, 11.0],
+            orientation: [0.0, 1.0, 0.0, 0.0, 0.0, -1.0],
+            frame: 0,
+        });
+        assert_eq!(
+            select_source_image(&s, &by_position(11.0))
+                .unwrap()
+                .sop_instance_uid,
+            "1.2.4"
+        );
+        assert_eq!(
+            select_source_image(&s[10..], &by_position(11.0)),
+            Err(SelectError::NoParallelImage)
+        );
+    }
+
+    #[test]
+    fn empty_and_missing_references() {
+        assert_eq!(
+            select_source_image(&[], &by_position(0.0)),
+            Err(SelectError::NoCandidates)
+        );
+        let r = SliceRef {
+            sop_instance_uid: None,
+            position_mm: None,
+            normal: [0.0, 0.0, 1.0],
+        };
+        assert_eq!(
+            select_source_image(&series(), &r),
+            Err(SelectError::NoReference)
+        );
+        let mut r = by_position(0.0);
+        r.normal = [0.0, 0.0, 0.0];
+        assert_eq!(
+            select_source_image(&series(), &r),
+            Err(SelectError::InvalidNormal)
+        );
+    }
+
+    #[test]
+    fn decoding_garbage_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("junk.dcm");
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        bytes.extend_from_slice(&[0xff; 300]);
+        std::fs::write(&p, bytes).unwrap();
+        assert!(matches!(decode_slice(&p, 0), Err(PixelError::Open { .. })));
+        let missing = dir.path().join("missing.dcm");
+        assert!(matches!(
+            decode_slice(&missing, 0),
+            Err(PixelError::Open { .. })
+        ));
+    }
+}

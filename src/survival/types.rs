@@ -43,6 +43,9 @@ pub struct KmRow {
     pub std_err: Option<f64>,
     pub lower: Option<f64>,
     pub upper: Option<f64>,
+    /// Nelson–Aalen cumulative hazard (R's `survfit()$cumhaz`).
+    #[serde(default)]
+    pub cumhaz: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -81,6 +84,12 @@ pub struct LogRank {
     pub rho: f64,
     #[serde(default)]
     pub n_dropped: usize,
+    /// Variance–covariance matrix of O − E (R's `survdiff()$var`), groups in output order.
+    #[serde(default)]
+    pub var: Vec<Vec<f64>>,
+    /// Whether O, E and the variance were summed over strata.
+    #[serde(default)]
+    pub stratified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +117,30 @@ pub struct CoxFit {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub iterations: usize,
+    /// Variance–covariance matrix of the coefficients (inverse information), term order.
+    #[serde(default)]
+    pub var: Vec<Vec<f64>>,
+    /// Number of strata when stratified (`--strata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strata: Option<usize>,
+    /// Proportional-hazards test (R's `cox.zph`, transform "km"), when requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zph: Option<CoxZph>,
+}
+
+/// R's `cox.zph(fit, transform = "km", terms = TRUE)$table`: one row per term, then GLOBAL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoxZph {
+    pub transform: String,
+    pub rows: Vec<ZphRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZphRow {
+    pub term: String,
+    pub chisq: f64,
+    pub df: usize,
+    pub p: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +154,13 @@ pub struct CoxTerm {
     pub ci_upper: f64,
     pub z: f64,
     pub p: f64,
+    /// The likelihood is monotone in this coefficient (it diverges): HR, CI and Wald p are
+    /// meaningless; see `warnings`.
+    #[serde(default)]
+    pub may_be_infinite: bool,
+    /// Continuous covariate reported per this many units (`--covariate COL:per=K`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,4 +181,15 @@ pub struct TestStat {
 pub struct Concordance {
     pub c: f64,
     pub se: f64,
+    /// Pair counts as R's `coxph()$concordance`.
+    #[serde(default)]
+    pub concordant: f64,
+    #[serde(default)]
+    pub discordant: f64,
+    #[serde(default)]
+    pub tied_x: f64,
+    #[serde(default)]
+    pub tied_y: f64,
+    #[serde(default)]
+    pub tied_xy: f64,
 }

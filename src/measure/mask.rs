@@ -1,0 +1,560 @@
+//! Long and short axis of a mask lesion: runs → 3D components → per-slice hull → calipers.
+//!
+//! The lesion's pixels are read once, into horizontal runs on a common pixel grid (the
+//! first slice's). Runs are joined into 26-connected components with a union–find, then
+//! each component's rows on each slice give the row extremes that the hull needs
+//! (see `points`). Working memory is a few vectors proportional to the number of runs,
+//! reused across lesions through `Scratch`.
+
+use std::ops::Range;
+
+use super::geometry::{V3, comb, cross, dot, norm, validate_grid};
+use super::hull::{Axes2, TIE_MM, antipodal_i, best_axes, hull_i};
+use super::points::{candidates, next_nonzero, next_zero, row_extent};
+use super::{MaskLesion, MaskSlice, MeasureError, MeasureOptions, Measurement, PointSet};
+
+/// Two slices closer than this along the normal are the same plane (their masks are OR-ed).
+const SAME_PLANE_MM: f64 = 1e-2;
+/// Normals whose cross product is longer than this are not parallel.
+const PARALLEL_TOL: f64 = 1e-3;
+/// In-plane origin offsets must be whole pixels within this fraction of a pixel.
+const GRID_TOL_PX: f64 = 0.05;
+/// Consecutive slices are adjacent (for 3D connectivity) up to this many slice spacings.
+const ADJACENT_SPACINGS: f64 = 1.5;
+
+/// The long and short axis of one slice's point set, in patient mm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceAxes {
+    pub long_axis_mm: f64,
+    /// Caliper width of the point set perpendicular to the long axis.
+    pub short_axis_mm: f64,
+    /// Position of the slice along the plane normal `row_dir × col_dir` (mm).
+    pub position_mm: f64,
+    pub long_axis: [[f64; 3]; 2],
+    pub short_axis: [[f64; 3]; 2],
+}
+
+/// Reusable working memory for measuring masks (one per worker thread).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    runs: Vec<Run>,
+    rows: Vec<RowIdx>,
+    planes: Vec<Plane>,
+    order: Vec<(f64, usize)>,
+    parent: Vec<usize>,
+    comp_of: Vec<usize>,
+    tagged: Vec<(usize, i64, i64, i64)>,
+    levels: Vec<(i64, i64, i64)>,
+    pts: Vec<[i64; 2]>,
+    hull: Vec<[i64; 2]>,
+    hull_mm: Vec<[f64; 2]>,
+    pairs: Vec<(usize, usize)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    row: i64,
+    c0: i64,
+    c1: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RowIdx {
+    row: i64,
+    runs: (usize, usize),
+}
+
+#[derive(Debug, Clone)]
+struct Plane {
+    pos: f64,
+    rows: Range<usize>,
+}
+
+/// Geometry shared by all slices of a lesion (taken from the first slice).
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    origin: V3,
+    row: V3,
+    col: V3,
+    normal: V3,
+    /// Column spacing (along `row`), row spacing (along `col`).
+    dx: f64,
+    dy: f64,
+    pos0: f64,
+}
+
+impl Frame {
+    fn new(g: &super::PlaneGrid, normal: V3) -> Frame {
+        Frame {
+            origin: g.origin,
+            row: g.row_dir,
+            col: g.col_dir,
+            normal,
+            dx: g.spacing[1],
+            dy: g.spacing[0],
+            pos0: dot(g.origin, normal),
+        }
+    }
+
+    /// Patient point of in-plane mm coordinates `[x, y]` on the plane at `pos`.
+    fn patient(&self, p: [f64; 2], pos: f64) -> V3 {
+        let o = comb(self.origin, p[0], self.row, p[1], self.col);
+        let k = pos - self.pos0;
+        [
+            o[0] + k * self.normal[0],
+            o[1] + k * self.normal[1],
+            o[2] + k * self.normal[2],
+        ]
+    }
+
+    fn slice_axes(&self, ax: &Axes2, pos: f64) -> SliceAxes {
+        SliceAxes {
+            long_axis_mm: ax.long_mm,
+            short_axis_mm: ax.short_mm,
+            position_mm: pos,
+            long_axis: [self.patient(ax.long[0], pos), self.patient(ax.long[1], pos)],
+            short_axis: [
+                self.patient(ax.short[0], pos),
+                self.patient(ax.short[1], pos),
+            ],
+        }
+    }
+}
+
+/// Hull + calipers over rows `(row, cmin, cmax)` (increasing rows) of one slice.
+fn axes_of_rows(
+    rows: impl Iterator<Item = (i64, i64, i64)>,
+    set: PointSet,
+    dx: f64,
+    dy: f64,
+    s: &mut ScratchGeom<'_>,
+) -> Option<Axes2> {
+    candidates(rows, set, s.levels, s.pts);
+    if s.pts.is_empty() {
+        return None;
+    }
+    hull_i(s.pts, s.hull);
+    antipodal_i(s.hull, s.pairs);
+    s.hull_mm.clear();
+    s.hull_mm.extend(
+        s.hull
+            .iter()
+            .map(|p| [p[1] as f64 * dx / 2.0, p[0] as f64 * dy / 2.0]),
+    );
+    Some(best_axes(s.hull_mm, s.pairs))
+}
+
+/// Borrow of the geometric part of `Scratch`, so runs can be read while hulls are built.
+struct ScratchGeom<'a> {
+    levels: &'a mut Vec<(i64, i64, i64)>,
+    pts: &'a mut Vec<[i64; 2]>,
+    hull: &'a mut Vec<[i64; 2]>,
+    hull_mm: &'a mut Vec<[f64; 2]>,
+    pairs: &'a mut Vec<(usize, usize)>,
+}
+
+/// Long and short axis of one slice's whole mask (all components together): pyradiomics'
+/// per-slice `Maximum2DDiameter` with `PointSet::Edges`, ITK's 2D Feret diameter with
+/// `PointSet::Centers`. `None` when the slice is empty.
+pub fn measure_slice(
+    slice: &MaskSlice,
+    point_set: PointSet,
+) -> Result<Option<SliceAxes>, MeasureError> {
+    let normal = validate_grid(&slice.grid, slice.mask.len())?;
+    let frame = Frame::new(&slice.grid, normal);
+    let cols = slice.grid.cols;
+    let mut scratch = Scratch::default();
+    let rows = (0..slice.grid.rows).filter_map(|r| {
+        let row = &slice.mask[r * cols..(r + 1) * cols];
+        row_extent(row).map(|(a, b)| (r as i64, a as i64, b as i64))
+    });
+    let mut geom = ScratchGeom {
+        levels: &mut scratch.levels,
+        pts: &mut scratch.pts,
+        hull: &mut scratch.hull,
+        hull_mm: &mut scratch.hull_mm,
+        pairs: &mut scratch.pairs,
+    };
+    Ok(axes_of_rows(rows, point_set, frame.dx, frame.dy, &mut geom)
+        .map(|ax| frame.slice_axes(&ax, frame.pos0)))
+}
+
+fn find(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
+}
+
+fn union(parent: &mut [usize], a: usize, b: usize) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra != rb {
+        // Keep the smaller index as root: roots then appear in scan order.
+        let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+        parent[hi] = lo;
+    }
+}
+
+/// Unions the 8-/26-connected runs of two sorted run lists (columns touching diagonally
+/// count: a run spans c0−1..c1+1 in the neighbouring row).
+fn join_rows(parent: &mut [usize], runs: &[Run], a: (usize, usize), b: (usize, usize)) {
+    let (mut i, mut j) = (a.0, b.0);
+    while i < a.1 && j < b.1 {
+        let (ra, rb) = (runs[i], runs[j]);
+        if ra.c0 <= rb.c1 + 1 && rb.c0 <= ra.c1 + 1 {
+            union(parent, i, j);
+        }
+        if ra.c1 < rb.c1 { i += 1 } else { j += 1 }
+    }
+}
+
+/// One component's running result.
+#[derive(Debug, Clone, Default)]
+struct Comp {
+    voxels: u64,
+    best: Option<SliceAxes>,
+}
+
+pub(crate) fn better(new: &SliceAxes, old: &Option<SliceAxes>) -> bool {
+    match old {
+        None => true,
+        Some(o) => {
+            new.long_axis_mm > o.long_axis_mm + TIE_MM
+                || ((new.long_axis_mm - o.long_axis_mm).abs() <= TIE_MM
+                    && new.short_axis_mm > o.short_axis_mm + TIE_MM)
+        }
+    }
+}
+
+/// Validates every slice and returns the lesion frame (first slice) or `None` when there
+/// are no slices.
+fn check_slices(slices: &[MaskSlice]) -> Result<Option<Frame>, MeasureError> {
+    let mut frame: Option<Frame> = None;
+    for (k, s) in slices.iter().enumerate() {
+        let n =
+            validate_grid(&s.grid, s.mask.len()).map_err(|e| prefix(e, &format!("slice {k}")))?;
+        match &frame {
+            None => frame = Some(Frame::new(&s.grid, n)),
+            Some(f) => {
+                let c = norm(cross(n, f.normal));
+                if c > PARALLEL_TOL {
+                    return Err(MeasureError::NotParallel(format!(
+                        "slice {k} normal {n:?} differs from slice 0 normal {:?} (|n×n0| = {c:.2e})",
+                        f.normal
+                    )));
+                }
+            }
+        }
+    }
+    Ok(frame)
+}
+
+fn prefix(e: MeasureError, what: &str) -> MeasureError {
+    match e {
+        MeasureError::InvalidGeometry(m) => MeasureError::InvalidGeometry(format!("{what}: {m}")),
+        other => other,
+    }
+}
+
+/// Whole-pixel offset `(rows, cols)` of a slice's grid on the lesion frame.
+fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureError> {
+    let g = &s.grid;
+    let same_dir = |a: V3, b: V3| norm(super::geometry::sub(a, b)) <= PARALLEL_TOL;
+    let same_sp = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b;
+    if !same_dir(g.row_dir, f.row)
+        || !same_dir(g.col_dir, f.col)
+        || !same_sp(g.spacing[1], f.dx)
+        || !same_sp(g.spacing[0], f.dy)
+    {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "slice {k} uses a different in-plane pixel grid (orientation or spacing) than slice 0; \
+             3D components need one grid"
+        )));
+    }
+    let d = super::geometry::sub(g.origin, f.origin);
+    let dc = dot(d, f.row) / f.dx;
+    let dr = dot(d, f.col) / f.dy;
+    if (dc - dc.round()).abs() > GRID_TOL_PX || (dr - dr.round()).abs() > GRID_TOL_PX {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "slice {k} origin is offset by ({dr:.3}, {dc:.3}) pixels from slice 0, not whole pixels"
+        )));
+    }
+    let far = (4 * super::geometry::MAX_SIDE) as f64;
+    if dr.abs() > far || dc.abs() > far {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "slice {k} origin is {dr:.0} rows, {dc:.0} columns away from slice 0"
+        )));
+    }
+    Ok((dr.round() as i64, dc.round() as i64))
+}
+
+/// Long and short axis of a mask lesion; see `measure_mask` for the rules.
+pub(crate) fn measure_mask_in(
+    sc: &mut Scratch,
+    lesion: &MaskLesion,
+    opts: &MeasureOptions,
+    slice_spacing_mm: Option<f64>,
+) -> Result<Measurement, MeasureError> {
+    if !(opts.min_component_mm3.is_finite() && opts.min_component_mm3 >= 0.0) {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "min_component_mm3 = {} is not a non-negative number",
+            opts.min_component_mm3
+        )));
+    }
+    let Some(frame) = check_slices(&lesion.slices)? else {
+        return Ok(Measurement::default());
+    };
+
+    // Slice positions (all slices: empty frames still tell the slice spacing).
+    sc.order.clear();
+    for (k, s) in lesion.slices.iter().enumerate() {
+        sc.order.push((dot(s.grid.origin, frame.normal), k));
+    }
+    sc.order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let spacing = match slice_spacing_mm {
+        Some(h) if h.is_finite() && h > 0.0 => h,
+        Some(h) => {
+            return Err(MeasureError::InvalidGeometry(format!(
+                "slice spacing {h} is not a positive finite number"
+            )));
+        }
+        None => sc
+            .order
+            .windows(2)
+            .map(|w| w[1].0 - w[0].0)
+            .filter(|g| *g > SAME_PLANE_MM)
+            .fold(f64::INFINITY, f64::min),
+    };
+    let spacing = if spacing.is_finite() {
+        spacing
+    } else {
+        // One plane only: nothing tells the spacing; assume cubic voxels for the volume
+        // filter (pass the series spacing through `measure_mask_spaced` to be exact).
+        (frame.dx + frame.dy) / 2.0
+    };
+
+    // Runs per plane, on the frame's grid.
+    sc.runs.clear();
+    sc.rows.clear();
+    sc.planes.clear();
+    let mut k = 0;
+    while k < sc.order.len() {
+        let pos = sc.order[k].0;
+        let run_start = sc.runs.len();
+        let mut n_slices = 0;
+        while k < sc.order.len() && sc.order[k].0 - pos <= SAME_PLANE_MM {
+            let idx = sc.order[k].1;
+            let s = &lesion.slices[idx];
+            let cols = s.grid.cols;
+            let mut shift = None;
+            for r in 0..s.grid.rows {
+                let row = &s.mask[r * cols..(r + 1) * cols];
+                let mut c = 0;
+                while let Some(a) = next_nonzero(row, c) {
+                    let b = next_zero(row, a);
+                    let (dr, dc) = match shift {
+                        Some(sh) => sh,
+                        None => *shift.insert(grid_shift(&frame, s, idx)?),
+                    };
+                    sc.runs.push(Run {
+                        row: r as i64 + dr,
+                        c0: a as i64 + dc,
+                        c1: b as i64 - 1 + dc,
+                    });
+                    c = b;
+                    if c >= cols {
+                        break;
+                    }
+                }
+            }
+            if shift.is_some() {
+                n_slices += 1;
+            }
+            k += 1;
+        }
+        if sc.runs.len() == run_start {
+            continue;
+        }
+        if n_slices > 1 {
+            // Several slices on one plane: OR them (sort, then merge touching runs).
+            let plane_runs = &mut sc.runs[run_start..];
+            plane_runs.sort_by(|a, b| a.row.cmp(&b.row).then(a.c0.cmp(&b.c0)));
+            let mut w = run_start;
+            for i in run_start..sc.runs.len() {
+                let r = sc.runs[i];
+                if w > run_start && sc.runs[w - 1].row == r.row && r.c0 <= sc.runs[w - 1].c1 + 1 {
+                    sc.runs[w - 1].c1 = sc.runs[w - 1].c1.max(r.c1);
+                } else {
+                    sc.runs[w] = r;
+                    w += 1;
+                }
+            }
+            sc.runs.truncate(w);
+        }
+        let row_start = sc.rows.len();
+        let mut i = run_start;
+        while i < sc.runs.len() {
+            let row = sc.runs[i].row;
+            let mut j = i;
+            while j < sc.runs.len() && sc.runs[j].row == row {
+                j += 1;
+            }
+            sc.rows.push(RowIdx { row, runs: (i, j) });
+            i = j;
+        }
+        sc.planes.push(Plane {
+            pos,
+            rows: row_start..sc.rows.len(),
+        });
+    }
+    if sc.planes.is_empty() {
+        return Ok(Measurement::default());
+    }
+
+    // 26-connected components over runs.
+    sc.parent.clear();
+    sc.parent.extend(0..sc.runs.len());
+    for p in 0..sc.planes.len() {
+        let rows = &sc.rows[sc.planes[p].rows.clone()];
+        for w in rows.windows(2) {
+            if w[1].row == w[0].row + 1 {
+                join_rows(&mut sc.parent, &sc.runs, w[0].runs, w[1].runs);
+            }
+        }
+        if p > 0 && sc.planes[p].pos - sc.planes[p - 1].pos <= ADJACENT_SPACINGS * spacing {
+            let prev = &sc.rows[sc.planes[p - 1].rows.clone()];
+            for r in rows {
+                for dr in -1..=1 {
+                    if let Ok(q) = prev.binary_search_by(|x| x.row.cmp(&(r.row + dr))) {
+                        join_rows(&mut sc.parent, &sc.runs, r.runs, prev[q].runs);
+                    }
+                }
+            }
+        }
+    }
+    sc.comp_of.clear();
+    sc.comp_of.resize(sc.runs.len(), usize::MAX);
+    let mut comps: Vec<Comp> = Vec::new();
+    for i in 0..sc.runs.len() {
+        let root = find(&mut sc.parent, i);
+        let id = if root == i {
+            comps.push(Comp::default());
+            comps.len() - 1
+        } else {
+            sc.comp_of[root]
+        };
+        sc.comp_of[i] = id;
+        comps[id].voxels += (sc.runs[i].c1 - sc.runs[i].c0 + 1) as u64;
+    }
+
+    // Per component and plane: row extremes → hull → axes.
+    let mut geom = ScratchGeom {
+        levels: &mut sc.levels,
+        pts: &mut sc.pts,
+        hull: &mut sc.hull,
+        hull_mm: &mut sc.hull_mm,
+        pairs: &mut sc.pairs,
+    };
+    for plane in &sc.planes {
+        let rows = &sc.rows[plane.rows.clone()];
+        let first = rows[0].runs.0;
+        let last = rows[rows.len() - 1].runs.1;
+        let single = comps.len() == 1;
+        if single {
+            let it = rows.iter().map(|r| {
+                let (a, b) = r.runs;
+                (r.row, sc.runs[a].c0, sc.runs[b - 1].c1)
+            });
+            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, &mut geom) {
+                let sa = frame.slice_axes(&ax, plane.pos);
+                if better(&sa, &comps[0].best) {
+                    comps[0].best = Some(sa);
+                }
+            }
+            continue;
+        }
+        sc.tagged.clear();
+        sc.tagged.extend(
+            (first..last).map(|i| (sc.comp_of[i], sc.runs[i].row, sc.runs[i].c0, sc.runs[i].c1)),
+        );
+        sc.tagged.sort_unstable();
+        let mut i = 0;
+        while i < sc.tagged.len() {
+            let id = sc.tagged[i].0;
+            let mut j = i;
+            while j < sc.tagged.len() && sc.tagged[j].0 == id {
+                j += 1;
+            }
+            let group = &sc.tagged[i..j];
+            // Within a component and row the runs are sorted by c0: extremes are the first
+            // c0 and the largest c1.
+            let mut g = 0;
+            let it = std::iter::from_fn(|| {
+                if g >= group.len() {
+                    return None;
+                }
+                let row = group[g].1;
+                let c0 = group[g].2;
+                let mut c1 = group[g].3;
+                g += 1;
+                while g < group.len() && group[g].1 == row {
+                    c1 = c1.max(group[g].3);
+                    g += 1;
+                }
+                Some((row, c0, c1))
+            });
+            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, &mut geom) {
+                let sa = frame.slice_axes(&ax, plane.pos);
+                if better(&sa, &comps[id].best) {
+                    comps[id].best = Some(sa);
+                }
+            }
+            i = j;
+        }
+    }
+    Ok(assemble(comps, frame.dx * frame.dy * spacing, opts))
+}
+
+/// RECIST fragmentation: the kept components' long axes add up; the short axis, slice and
+/// end points are those of the component with the longest long axis (ties: more voxels).
+/// Components under the volume threshold are dropped, unless all are, in which case the
+/// largest by volume is kept: the filter removes specks, never the lesion itself.
+fn assemble(comps: Vec<Comp>, voxel_mm3: f64, opts: &MeasureOptions) -> Measurement {
+    let total = comps.len();
+    let mut kept: Vec<Comp> = Vec::with_capacity(total);
+    let mut largest: Option<Comp> = None;
+    for c in comps {
+        if c.voxels as f64 * voxel_mm3 >= opts.min_component_mm3 {
+            kept.push(c);
+        } else if largest.as_ref().is_none_or(|l| c.voxels > l.voxels) {
+            largest = Some(c);
+        }
+    }
+    if kept.is_empty() {
+        kept.extend(largest);
+    }
+    let long_axis_mm = kept
+        .iter()
+        .filter_map(|c| c.best.as_ref())
+        .map(|b| b.long_axis_mm)
+        .sum();
+    let primary = kept
+        .iter()
+        .filter_map(|c| c.best.as_ref().map(|b| (b, c.voxels)))
+        .max_by(|a, b| {
+            a.0.long_axis_mm
+                .total_cmp(&b.0.long_axis_mm)
+                .then(a.1.cmp(&b.1))
+        })
+        .map(|(b, _)| b.clone());
+    Measurement {
+        long_axis_mm,
+        short_axis_mm: primary.as_ref().map_or(0.0, |b| b.short_axis_mm),
+        slice_position_mm: primary.as_ref().map(|b| b.position_mm),
+        n_components: kept.len(),
+        dropped_components: total - kept.len(),
+        long_axis: primary.as_ref().map(|b| b.long_axis),
+        short_axis: primary.as_ref().map(|b| b.short_axis),
+    }
+}

@@ -1,0 +1,372 @@
+//! Atomic replacement of output files, so that a reader (a person, a dashboard, the next
+//! pipeline step) never sees a half-written `lesions.csv` even when the run is killed.
+//!
+//! The recipe is the POSIX one: write a temporary file in the *same* directory (rename is only
+//! atomic within one file system), `fsync` it, `rename` it over the target, then `fsync` the
+//! directory so the rename itself survives a power cut. Temporary names end in [`TEMP_SUFFIX`]
+//! and start with a dot, so they are hidden from `ls` and from globs like `*.csv`; a run that
+//! was killed between "create temp" and "rename" leaves one behind, and
+//! [`clean_stale_temps`] (called by the next run while it holds the output lock) removes it.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+/// Every temporary file this module creates ends with this suffix (and starts with a dot).
+pub const TEMP_SUFFIX: &str = ".oncometry.tmp";
+
+/// Writing or replacing an output file failed; `path` is the file that was being replaced.
+#[derive(Debug, thiserror::Error)]
+pub enum AtomicError {
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: has no file name or parent directory")]
+    BadPath { path: PathBuf },
+    #[error("{path}: named twice in one output set")]
+    Duplicate { path: PathBuf },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AtomicError + '_ {
+    move |source| AtomicError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A file being written next to its final name; it becomes visible under that name only on
+/// [`AtomicFile::commit`]. Dropping it without committing deletes the temporary file, so an
+/// error half-way leaves the old version untouched.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: BufWriter<NamedTempFile>,
+}
+
+impl AtomicFile {
+    /// Starts writing a new version of `target` (its directory must exist).
+    pub fn create(target: &Path) -> Result<Self, AtomicError> {
+        let (dir, name) = split(target)?;
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(TEMP_SUFFIX);
+        // tempfile's default 0600 would make every output private to the run's user; ask
+        // for what a plain `File::create` gets (0666 minus the umask).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder.tempfile_in(dir).map_err(io_err(target))?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            temp: BufWriter::new(temp),
+        })
+    }
+
+    /// The path the file will have after [`AtomicFile::commit`].
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flushes and fsyncs the data, without making it visible yet.
+    fn finish(self) -> Result<(PathBuf, NamedTempFile), AtomicError> {
+        let target = self.target;
+        let temp = self.temp.into_inner().map_err(|e| AtomicError::Io {
+            path: target.clone(),
+            source: e.into_error(),
+        })?;
+        temp.as_file().sync_all().map_err(io_err(&target))?;
+        Ok((target, temp))
+    }
+
+    /// Makes the new content visible under the target name, replacing any old version in one
+    /// step, and makes that durable (data and directory entry fsynced).
+    pub fn commit(self) -> Result<(), AtomicError> {
+        let (target, temp) = self.finish()?;
+        temp.persist(&target).map_err(|e| AtomicError::Io {
+            path: target.clone(),
+            source: e.error,
+        })?;
+        sync_dir(&target)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.temp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.temp.flush()
+    }
+}
+
+/// Replaces `path` with `bytes` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AtomicError> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Replaces `path` with whatever `fill` streams into the writer (a `csv::Writer`, a
+/// `serde_json::to_writer`, ...). If `fill` fails, the old file is left as it was and the
+/// error is returned with the path.
+pub fn write_atomic_with<F>(path: &Path, fill: F) -> Result<(), AtomicError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    let mut file = AtomicFile::create(path)?;
+    fill(&mut file).map_err(io_err(path))?;
+    file.commit()
+}
+
+/// A set of output files replaced together, e.g. all of `lesions.csv`, `patients.csv`,
+/// `survival.json`, `report.html` and `run.jsonl` of one run.
+///
+/// Guarantees (what POSIX rename can give, no more):
+/// - every file is either entirely its old version or entirely its new version, never partial;
+/// - nothing is replaced until *every* file of the set has been written and fsynced: if any
+///   write fails (disk full, a bug, an interrupt before [`OutputSet::commit`]) all old
+///   versions stay and all temporaries are removed;
+/// - the renames then happen in the order the files were added, each one durable; a crash
+///   *during* that short rename phase can leave the first files new and the rest old. Add the
+///   file that marks a run as complete (e.g. `run.jsonl` with its summary line) **last**: if
+///   it is new, every file before it is new too.
+#[derive(Debug, Default)]
+pub struct OutputSet {
+    files: Vec<AtomicFile>,
+}
+
+impl OutputSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a new version of `path` in the set; write to the returned file.
+    pub fn file(&mut self, path: &Path) -> Result<&mut AtomicFile, AtomicError> {
+        if self.files.iter().any(|f| f.target == path) {
+            return Err(AtomicError::Duplicate {
+                path: path.to_path_buf(),
+            });
+        }
+        self.files.push(AtomicFile::create(path)?);
+        let last = self.files.len() - 1;
+        Ok(&mut self.files[last])
+    }
+
+    /// Adds a file with the given content.
+    pub fn add_bytes(&mut self, path: &Path, bytes: &[u8]) -> Result<(), AtomicError> {
+        self.file(path)?.write_all(bytes).map_err(io_err(path))
+    }
+
+    /// Adds a file filled by a streaming writer.
+    pub fn add_with<F>(&mut self, path: &Path, fill: F) -> Result<(), AtomicError>
+    where
+        F: FnOnce(&mut dyn Write) -> io::Result<()>,
+    {
+        let file = self.file(path)?;
+        fill(file).map_err(io_err(path))
+    }
+
+    /// The targets in commit order.
+    pub fn targets(&self) -> Vec<&Path> {
+        self.files.iter().map(|f| f.target()).collect()
+    }
+
+    /// fsyncs every file, then renames them all in order (see the type's guarantees).
+    pub fn commit(self) -> Result<(), AtomicError> {
+        let mut ready = Vec::with_capacity(self.files.len());
+        for f in self.files {
+            ready.push(f.finish()?);
+        }
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for (target, temp) in ready {
+            temp.persist(&target).map_err(|e| AtomicError::Io {
+                path: target.clone(),
+                source: e.error,
+            })?;
+            let dir = parent_dir(&target);
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        for dir in dirs {
+            sync_dir_path(&dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes the temporary files a killed run left in `dir` (not recursive) and returns their
+/// paths, sorted. Call it only while holding the output folder's lock, so that no live
+/// writer's temporaries are removed.
+pub fn clean_stale_temps(dir: &Path) -> Result<Vec<PathBuf>, AtomicError> {
+    let mut removed = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        let is_temp = name
+            .to_str()
+            .is_some_and(|n| n.starts_with('.') && n.ends_with(TEMP_SUFFIX));
+        if is_temp && entry.file_type().map_err(io_err(dir))?.is_file() {
+            let path = entry.path();
+            match fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+fn split(target: &Path) -> Result<(PathBuf, String), AtomicError> {
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| AtomicError::BadPath {
+            path: target.to_path_buf(),
+        })?;
+    Ok((parent_dir(target), name.to_string()))
+}
+
+fn parent_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn sync_dir(target: &Path) -> Result<(), AtomicError> {
+    sync_dir_path(&parent_dir(target))
+}
+
+/// fsync of a directory makes a rename durable on Linux; Windows cannot open directories as
+/// files and its rename (MoveFileEx) is durable with the file's own flush.
+#[cfg(unix)]
+fn sync_dir_path(dir: &Path) -> Result<(), AtomicError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+#[cfg(not(unix))]
+fn sync_dir_path(_dir: &Path) -> Result<(), AtomicError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn write_replaces_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.csv");
+        write_atomic(&p, b"old").unwrap();
+        write_atomic(&p, b"new content").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new content");
+        assert_eq!(names(d.path()), vec!["a.csv"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_same_mode_as_a_plain_create() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let control = d.path().join("control");
+        fs::write(&control, b"x").unwrap();
+        let p = d.path().join("a.csv");
+        write_atomic(&p, b"x").unwrap();
+        let mode = |q: &Path| fs::metadata(q).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p), mode(&control));
+    }
+
+    #[test]
+    fn failing_writer_keeps_old_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.csv");
+        write_atomic(&p, b"old").unwrap();
+        let err = write_atomic_with(&p, |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("a.csv"), "{err}");
+        assert_eq!(fs::read(&p).unwrap(), b"old");
+        assert_eq!(names(d.path()), vec!["a.csv"]);
+    }
+
+    #[test]
+    fn uncommitted_set_changes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.csv");
+        let b = d.path().join("b.json");
+        write_atomic(&a, b"A0").unwrap();
+        {
+            let mut set = OutputSet::new();
+            set.add_bytes(&a, b"A1").unwrap();
+            set.add_bytes(&b, b"B1").unwrap();
+            assert_eq!(names(d.path()).len(), 3, "two temporaries plus a.csv");
+            // dropped: e.g. the run was interrupted before commit
+        }
+        assert_eq!(fs::read(&a).unwrap(), b"A0");
+        assert!(!b.exists());
+        assert_eq!(names(d.path()), vec!["a.csv"]);
+    }
+
+    #[test]
+    fn set_commit_replaces_all_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.csv");
+        let b = d.path().join("b.json");
+        let mut set = OutputSet::new();
+        set.add_with(&a, |w| w.write_all(b"A1")).unwrap();
+        set.add_bytes(&b, b"B1").unwrap();
+        assert!(set.add_bytes(&a, b"again").is_err());
+        assert_eq!(set.targets(), vec![a.as_path(), b.as_path()]);
+        set.commit().unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"A1");
+        assert_eq!(fs::read(&b).unwrap(), b"B1");
+        assert_eq!(names(d.path()), vec!["a.csv", "b.json"]);
+    }
+
+    #[test]
+    fn stale_temps_are_cleaned_and_only_them() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("lesions.csv");
+        write_atomic(&p, b"keep").unwrap();
+        let stale = AtomicFile::create(&p).unwrap();
+        // A killed process never runs destructors: keep the temporary on disk.
+        let (_, temp) = stale.finish().unwrap();
+        let (_, temp_path) = temp.keep().unwrap();
+        fs::write(d.path().join("notes.tmp"), b"user file").unwrap();
+        let removed = clean_stale_temps(d.path()).unwrap();
+        assert_eq!(removed, vec![temp_path]);
+        assert_eq!(names(d.path()), vec!["lesions.csv", "notes.tmp"]);
+        assert_eq!(fs::read(&p).unwrap(), b"keep");
+        assert!(
+            clean_stale_temps(&d.path().join("missing"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The cohort step shared by `run` and `merge`: join the response table to the clinical
+//! table and run the survival analyses of the contract (shared/interface.md §5) per
+//! endpoint. This is where RECIST categories become ordinary covariates, so `survival`
+//! never needs to know what a best overall response is.
+
+use std::collections::BTreeMap;
+
+use super::clinical::ClinicalTable;
+use super::config::SurvivalConfig;
+use crate::report::{Analysis, EndpointResults};
+use crate::response::PatientRow;
+use crate::survival::{
+    CoxFit, CoxOptions, Design, KmFit, KmOptions, LogRank, LogRankOptions, SurvData, Ties, cox,
+    kaplan_meier, log_rank, median_follow_up,
+};
+
+/// Best overall responses that enter the response analyses, in display order. NE and
+/// NON-CR/NON-PD patients are left out (contract §5).
+const RESPONSE_LEVELS: [&str; 4] = ["CR", "PR", "SD", "PD"];
+/// The reference level of `cox_response`.
+const RESPONSE_REFERENCE: &str = "PR";
+
+/// One patient's data entering one endpoint.
+#[derive(Debug, Clone)]
+struct Subject<'a> {
+    time: f64,
+    event: bool,
+    patient: &'a PatientRow,
+}
+
+/// Runs every analysis of every configured endpoint. `landmark_days` gives, per patient,
+/// the days from baseline of the D landmark assessment; it is used only when the
+/// configuration asks for landmark times (`survival.landmark = "assessment"`).
+pub fn survival_analyses(
+    patients: &[PatientRow],
+    clinical: &ClinicalTable,
+    endpoints: &[super::config::EndpointConfig],
+    cfg: &SurvivalConfig,
+    landmark_days: &BTreeMap<String, f64>,
+) -> Vec<EndpointResults> {
+    let ties = if cfg.ties == "breslow" {
+        Ties::Breslow
+    } else {
+        Ties::Efron
+    };
+    let from_assessment = cfg.landmark == "assessment";
+    endpoints
+        .iter()
+        .enumerate()
+        .map(|(k, ep)| {
+            let mut subjects = Vec::new();
+            for p in patients.iter().filter(|p| p.evaluable) {
+                let Some(row) = clinical.patients.get(&p.patient_id) else {
+                    continue;
+                };
+                let o = row.outcomes[k];
+                let (Some(mut time), Some(event)) = (o.time, o.event) else {
+                    continue;
+                };
+                if from_assessment {
+                    let Some(&l) = landmark_days.get(&p.patient_id) else {
+                        continue;
+                    };
+                    // Landmark analysis: only patients still at risk at the assessment.
+                    if time <= l {
+                        continue;
+                    }
+                    time -= l;
+                }
+                subjects.push(Subject {
+                    time,
+                    event: event == 1,
+                    patient: p,
+                });
+            }
+            endpoint_results(&ep.name, &subjects, ties, cfg.d_per)
+        })
+        .collect()
+}
+
+fn endpoint_results(name: &str, all: &[Subject<'_>], ties: Ties, d_per: f64) -> EndpointResults {
+    if all.is_empty() {
+        return EndpointResults::empty(
+            name,
+            "no evaluable patient has this endpoint in the clinical table",
+        );
+    }
+    let mut ep = EndpointResults::empty(name, "");
+    ep.time_unit = "days".into();
+    ep.n = all.len();
+    ep.events = all.iter().filter(|s| s.event).count();
+    let times: Vec<f64> = all.iter().map(|s| s.time).collect();
+    let events: Vec<bool> = all.iter().map(|s| s.event).collect();
+    ep.median_follow_up = median_follow_up(&times, &events)
+        .map_err(|e| e.to_string())
+        .into();
+
+    // By best overall response.
+    let by_response: Vec<&Subject<'_>> = all
+        .iter()
+        .filter(|s| RESPONSE_LEVELS.contains(&s.patient.best_overall_response.as_str()))
+        .collect();
+    let responses: Vec<String> = by_response
+        .iter()
+        .map(|s| s.patient.best_overall_response.clone())
+        .collect();
+    let levels: Vec<String> = RESPONSE_LEVELS
+        .iter()
+        .filter(|l| responses.iter().any(|r| r == *l))
+        .map(|l| l.to_string())
+        .collect();
+    match data_of(&by_response) {
+        Err(e) => {
+            let reason = format!("response analyses: {e}");
+            ep.km_by_response = Analysis::not_computed(&reason);
+            ep.logrank_by_response = Analysis::not_computed(&reason);
+            ep.cox_response = Analysis::not_computed(&reason);
+        }
+        Ok(data) => {
+            ep.km_by_response = km(&data, &responses, &levels);
+            ep.logrank_by_response = logrank(&data, &responses, &levels);
+            ep.cox_response = if !levels.iter().any(|l| l == RESPONSE_REFERENCE) {
+                Analysis::not_computed("no patient with PR, the reference level")
+            } else {
+                let mut order = vec![RESPONSE_REFERENCE.to_string()];
+                order.extend(levels.iter().filter(|l| *l != RESPONSE_REFERENCE).cloned());
+                fit(&data, ties, |d| {
+                    d.categorical_levels("best_overall_response", &responses, &order)
+                })
+            };
+        }
+    }
+
+    // By D: dichotomised at the cohort median, and continuous per `d_per` points.
+    let with_d: Vec<&Subject<'_>> = all
+        .iter()
+        .filter(|s| s.patient.d_percent.is_some())
+        .collect();
+    let d_high: Vec<f64> = with_d
+        .iter()
+        .map(|s| f64::from(s.patient.d_high.unwrap_or(0)))
+        .collect();
+    let d_groups: Vec<String> = d_high.iter().map(|&h| format!("{h}")).collect();
+    let d: Vec<f64> = with_d.iter().filter_map(|s| s.patient.d_percent).collect();
+    match data_of(&with_d) {
+        Err(e) => {
+            let reason = format!("D analyses: {e}");
+            ep.km_by_d_high = Analysis::not_computed(&reason);
+            ep.logrank_by_d_high = Analysis::not_computed(&reason);
+            ep.cox_d_high = Analysis::not_computed(&reason);
+            ep.cox_d_continuous = Analysis::not_computed(&reason);
+        }
+        Ok(data) => {
+            let levels: Vec<String> = ["0", "1"]
+                .iter()
+                .filter(|l| d_groups.iter().any(|g| g == *l))
+                .map(|l| l.to_string())
+                .collect();
+            ep.km_by_d_high = km(&data, &d_groups, &levels);
+            ep.logrank_by_d_high = logrank(&data, &d_groups, &levels);
+            ep.cox_d_high = fit(&data, ties, |x| x.continuous("d_high", &d_high));
+            ep.cox_d_continuous = fit(&data, ties, |x| x.continuous_per("d_percent", &d, d_per));
+        }
+    }
+    ep
+}
+
+fn data_of(subjects: &[&Subject<'_>]) -> Result<SurvData, String> {
+    if subjects.is_empty() {
+        return Err("no patient".into());
+    }
+    SurvData::new(
+        subjects.iter().map(|s| s.time).collect(),
+        subjects.iter().map(|s| s.event).collect(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn km(data: &SurvData, groups: &[String], levels: &[String]) -> Analysis<KmFit> {
+    let opts = KmOptions {
+        levels: Some(levels.to_vec()),
+        ..KmOptions::default()
+    };
+    kaplan_meier(data, Some(groups), &opts)
+        .map_err(|e| e.to_string())
+        .into()
+}
+
+fn logrank(data: &SurvData, groups: &[String], levels: &[String]) -> Analysis<LogRank> {
+    if levels.len() < 2 {
+        return Analysis::not_computed(format!("only one group ({})", levels.join(", ")));
+    }
+    let opts = LogRankOptions {
+        rho: 0.0,
+        levels: Some(levels.to_vec()),
+    };
+    log_rank(data, groups, None, &opts)
+        .map_err(|e| e.to_string())
+        .into()
+}
+
+fn fit(
+    data: &SurvData,
+    ties: Ties,
+    build: impl FnOnce(Design) -> crate::survival::Result<Design>,
+) -> Analysis<CoxFit> {
+    let opts = CoxOptions {
+        ties,
+        ..CoxOptions::default()
+    };
+    build(Design::new(data.len()))
+        .and_then(|design| cox(data, &design, &opts))
+        .map_err(|e| e.to_string())
+        .into()
+}

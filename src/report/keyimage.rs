@@ -1,0 +1,902 @@
+//! Key images: one measurement drawn on its slice, so a reader can check an automated
+//! diameter at a glance, the way it would look on a workstation.
+//!
+//! Plain data in (values, a [`PlaneGrid`], axis end points in patient mm), PNG bytes out. The
+//! functions are pure and allocate only per call, so a rayon pool can render many lesions
+//! at once with one decoded slice per worker.
+//!
+//! Geometry is patient-true: the slice is resampled to square display pixels of
+//! `min(PixelSpacing)` mm with **nearest neighbour** (no interpolated grey values that were
+//! never measured), then the crop is enlarged by an integer factor, again nearest
+//! neighbour, so every acquired pixel stays a visible uniform block. Overlays are drawn at
+//! the final resolution from the patient-mm coordinates, not from the display grid, so they
+//! stay as accurate as the crop resolution allows (half an output pixel).
+
+use embedded_graphics::mono_font::MonoTextStyleBuilder;
+use embedded_graphics::mono_font::ascii::FONT_7X13;
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Point, Primitive, RgbColor, Size};
+use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
+use embedded_graphics::text::{Baseline, Text};
+use embedded_graphics::{Drawable, Pixel};
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ImageEncoder, Rgb, RgbImage};
+
+use crate::measure::types::{MaskSlice, PlaneGrid};
+
+/// A VOI window (DICOM PS3.3 C.11.2.1.2, linear function), in modality units (HU for CT).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub center: f64,
+    pub width: f64,
+}
+
+/// The CT soft-tissue window (40 / 400 HU), the usual one for reading RECIST lesions.
+pub const SOFT_TISSUE: Window = Window {
+    center: 40.0,
+    width: 400.0,
+};
+
+/// Which window the grey levels use.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum WindowChoice {
+    /// The image's own WindowCenter/Width when present, else soft tissue for CT, else the
+    /// image's min..max.
+    #[default]
+    Auto,
+    /// Always this window (e.g. a lung window for lung lesions).
+    Fixed(Window),
+    /// The image's min..max.
+    MinMax,
+}
+
+/// One greyscale slice placed in patient space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceImage {
+    /// `grid.rows * grid.cols` modality values (HU for CT), row-major.
+    pub grid: PlaneGrid,
+    pub values: Vec<f32>,
+    /// DICOM Modality ("CT", "MR", ...), for the default window.
+    pub modality: Option<String>,
+    /// The series' own window, when its header has one.
+    pub window: Option<Window>,
+    /// MONOCHROME1: high values are displayed dark.
+    pub invert: bool,
+}
+
+impl SliceImage {
+    /// Rejects a grid the values do not fill, or one that cannot be drawn.
+    pub fn new(
+        grid: PlaneGrid,
+        values: Vec<f32>,
+        modality: Option<String>,
+        window: Option<Window>,
+        invert: bool,
+    ) -> Result<Self, KeyImageError> {
+        let img = SliceImage {
+            grid,
+            values,
+            modality,
+            window,
+            invert,
+        };
+        check_image(&img)?;
+        Ok(img)
+    }
+}
+
+/// The lesion outline, when one is known.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Outline {
+    #[default]
+    None,
+    /// A binary mask in the same plane (any grid: it is sampled at each output pixel).
+    Mask(MaskSlice),
+    /// Closed polygons in patient mm (RTSTRUCT contours), projected into the plane.
+    Polygons(Vec<Vec<[f64; 3]>>),
+}
+
+/// What is drawn on the slice.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Overlay {
+    /// Shown top-left, e.g. "L3 liver — baseline". Keep it free of patient names.
+    pub label: String,
+    /// Long axis end points in patient mm and the reported length.
+    pub long_axis: Option<[[f64; 3]; 2]>,
+    pub long_axis_mm: f64,
+    /// Short axis end points in patient mm and the reported length.
+    pub short_axis: Option<[[f64; 3]; 2]>,
+    pub short_axis_mm: f64,
+    pub outline: Outline,
+}
+
+/// Rendering options. The defaults give a ~320 px crop and a 256 px thumbnail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyImageOptions {
+    pub window: WindowChoice,
+    /// The crop is enlarged by the largest integer factor that keeps it within this size.
+    pub crop_px: u32,
+    /// Longest side of the full-slice thumbnail.
+    pub thumbnail_px: u32,
+    /// Context around the lesion, as a fraction of the lesion's extent on each side.
+    pub margin: f64,
+    /// Smallest crop side, in display pixels (before enlargement).
+    pub min_crop_display_px: u32,
+    pub colours: Colours,
+}
+
+impl Default for KeyImageOptions {
+    fn default() -> Self {
+        KeyImageOptions {
+            window: WindowChoice::Auto,
+            crop_px: 320,
+            thumbnail_px: 256,
+            margin: 0.5,
+            min_crop_display_px: 64,
+            colours: Colours::default(),
+        }
+    }
+}
+
+/// Overlay colours. The defaults are told apart by readers with red-green colour
+/// deficiency: amber long axis, cyan short axis, green outline, each named in the text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Colours {
+    pub long_axis: [u8; 3],
+    pub short_axis: [u8; 3],
+    pub outline: [u8; 3],
+    pub crop_box: [u8; 3],
+    pub text: [u8; 3],
+}
+
+impl Default for Colours {
+    fn default() -> Self {
+        Colours {
+            long_axis: [255, 176, 0],
+            short_axis: [0, 190, 255],
+            outline: [40, 220, 40],
+            crop_box: [255, 64, 64],
+            text: [255, 255, 255],
+        }
+    }
+}
+
+/// The two PNGs of one key image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyImagePngs {
+    /// The lesion with context and its measurement.
+    pub crop: Vec<u8>,
+    /// The whole slice with a box around the crop.
+    pub thumbnail: Vec<u8>,
+}
+
+/// Where the crop and thumbnail sit on the display grid, for callers and tests that need
+/// to map patient mm to output pixels.
+///
+/// A display pixel is `display_mm` square; display pixel (x, y) has its centre at in-plane
+/// offsets `((x + 0.5) * display_mm - 0.5 * spacing[1], (y + 0.5) * display_mm - 0.5 *
+/// spacing[0])` mm from the centre of image pixel (0, 0), along `row_dir` and `col_dir`.
+/// Crop pixel (X, Y) shows display pixel `(x0 + X / scale, y0 + Y / scale)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layout {
+    pub display_mm: f64,
+    pub display_width: u32,
+    pub display_height: u32,
+    pub crop_x0: u32,
+    pub crop_y0: u32,
+    /// Crop size in display pixels.
+    pub crop_width: u32,
+    pub crop_height: u32,
+    /// Integer enlargement of the crop.
+    pub scale: u32,
+    /// Thumbnail pixels per display pixel.
+    pub thumbnail_scale: f64,
+}
+
+/// The rendered images before PNG encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyImageRgb {
+    pub crop: RgbImage,
+    pub thumbnail: RgbImage,
+    pub layout: Layout,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KeyImageError {
+    #[error("invalid slice image: {0}")]
+    InvalidImage(String),
+    #[error("nothing to draw: the overlay has no axis and no outline")]
+    NothingToDraw,
+    #[error("the lesion projects outside the slice")]
+    OutsideSlice,
+    #[error("invalid key image options: {0}")]
+    InvalidOptions(String),
+    #[error("PNG encoding failed: {0}")]
+    Encode(String),
+}
+
+/// Renders and PNG-encodes the crop and the thumbnail. Same inputs, same bytes: the PNGs
+/// carry no time or metadata chunks.
+pub fn render_key_image(
+    img: &SliceImage,
+    overlay: &Overlay,
+    opts: &KeyImageOptions,
+) -> Result<KeyImagePngs, KeyImageError> {
+    let rgb = render_key_image_rgb(img, overlay, opts)?;
+    Ok(KeyImagePngs {
+        crop: encode_png(&rgb.crop)?,
+        thumbnail: encode_png(&rgb.thumbnail)?,
+    })
+}
+
+/// A file stem safe on every file system and free of anything but `[A-Za-z0-9._-]`, for
+/// names like `<timepoint>_<lesion>.png`.
+pub fn safe_file_stem(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let out = out.trim_start_matches('.').to_string();
+    if out.is_empty() { "_".to_string() } else { out }
+}
+
+/// Encodes an RGB image as PNG with fixed settings (deterministic output).
+pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, KeyImageError> {
+    let mut buf = Vec::new();
+    PngEncoder::new_with_quality(&mut buf, CompressionType::Default, FilterType::Adaptive)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| KeyImageError::Encode(e.to_string()))?;
+    Ok(buf)
+}
+
+/// Largest display image side we agree to build (a 0.05 mm pixel on a 500 mm field).
+const MAX_DISPLAY_PX: f64 = 10_000.0;
+
+/// Renders the crop and the thumbnail as RGB images.
+pub fn render_key_image_rgb(
+    img: &SliceImage,
+    overlay: &Overlay,
+    opts: &KeyImageOptions,
+) -> Result<KeyImageRgb, KeyImageError> {
+    check_image(img)?;
+    check_options(opts)?;
+    let view = View::new(&img.grid)?;
+    let grey = grey_levels(img, opts.window);
+
+    let bbox = lesion_bbox(&view, overlay).ok_or(KeyImageError::NothingToDraw)?;
+    let (w, h) = (f64::from(view.width), f64::from(view.height));
+    if bbox.x1 < -0.5 || bbox.y1 < -0.5 || bbox.x0 > w - 0.5 || bbox.y0 > h - 0.5 {
+        return Err(KeyImageError::OutsideSlice);
+    }
+    let (crop_x0, crop_width) = crop_span(bbox.x0, bbox.x1, bbox.y0, bbox.y1, opts, view.width);
+    let (crop_y0, crop_height) = crop_span(bbox.y0, bbox.y1, bbox.x0, bbox.x1, opts, view.height);
+    let scale = (opts.crop_px / crop_width.max(crop_height)).max(1);
+    let thumbnail_scale = f64::from(opts.thumbnail_px) / w.max(h);
+    let layout = Layout {
+        display_mm: view.display_mm,
+        display_width: view.width,
+        display_height: view.height,
+        crop_x0,
+        crop_y0,
+        crop_width,
+        crop_height,
+        scale,
+        thumbnail_scale,
+    };
+
+    let crop = draw_crop(&view, &grey, img.invert, overlay, opts, &layout)?;
+    let thumbnail = draw_thumbnail(&view, &grey, img.invert, overlay, opts, &layout)?;
+    Ok(KeyImageRgb {
+        crop,
+        thumbnail,
+        layout,
+    })
+}
+
+fn check_image(img: &SliceImage) -> Result<(), KeyImageError> {
+    let g = &img.grid;
+    let bad = |m: String| Err(KeyImageError::InvalidImage(m));
+    if g.rows == 0 || g.cols == 0 {
+        return bad("empty grid".into());
+    }
+    if g.rows.checked_mul(g.cols) != Some(img.values.len()) {
+        return bad(format!(
+            "{} values for a {}x{} grid",
+            img.values.len(),
+            g.rows,
+            g.cols
+        ));
+    }
+    if g.spacing.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+        return bad(format!("pixel spacing {:?}", g.spacing));
+    }
+    let finite = |v: &[f64; 3]| v.iter().all(|x| x.is_finite());
+    if !finite(&g.origin) || !finite(&g.row_dir) || !finite(&g.col_dir) {
+        return bad("non-finite geometry".into());
+    }
+    if norm(g.row_dir) < 1e-9 || norm(g.col_dir) < 1e-9 {
+        return bad("zero direction vector".into());
+    }
+    Ok(())
+}
+
+fn check_options(o: &KeyImageOptions) -> Result<(), KeyImageError> {
+    let bad = |m: &str| Err(KeyImageError::InvalidOptions(m.to_string()));
+    if o.crop_px < 16 || o.thumbnail_px < 16 || o.crop_px > 4096 || o.thumbnail_px > 4096 {
+        return bad("crop_px and thumbnail_px must be within 16..=4096");
+    }
+    if !o.margin.is_finite() || o.margin < 0.0 || o.margin > 10.0 {
+        return bad("margin must be within 0..=10");
+    }
+    if o.min_crop_display_px == 0 {
+        return bad("min_crop_display_px must be positive");
+    }
+    if let WindowChoice::Fixed(w) = o.window
+        && (!w.center.is_finite() || !w.width.is_finite() || w.width <= 0.0)
+    {
+        return bad("a fixed window needs a finite center and a positive width");
+    }
+    Ok(())
+}
+
+/// The display grid: square pixels of `display_mm` covering the image's field of view.
+struct View<'a> {
+    grid: &'a PlaneGrid,
+    row_dir: [f64; 3],
+    col_dir: [f64; 3],
+    display_mm: f64,
+    width: u32,
+    height: u32,
+}
+
+impl<'a> View<'a> {
+    fn new(grid: &'a PlaneGrid) -> Result<Self, KeyImageError> {
+        let display_mm = grid.spacing[0].min(grid.spacing[1]);
+        let w = (grid.cols as f64 * grid.spacing[1] / display_mm).round();
+        let h = (grid.rows as f64 * grid.spacing[0] / display_mm).round();
+        if w > MAX_DISPLAY_PX || h > MAX_DISPLAY_PX {
+            return Err(KeyImageError::InvalidImage(format!(
+                "display grid {w}x{h} px is too large (anisotropy {:?})",
+                grid.spacing
+            )));
+        }
+        Ok(View {
+            grid,
+            row_dir: unit(grid.row_dir),
+            col_dir: unit(grid.col_dir),
+            display_mm,
+            width: (w as u32).max(1),
+            height: (h as u32).max(1),
+        })
+    }
+
+    /// Continuous display coordinates of a patient point projected into the plane
+    /// (integers at display pixel centres).
+    fn to_display(&self, p: [f64; 3]) -> (f64, f64) {
+        let d = sub(p, self.grid.origin);
+        let u = dot(d, self.row_dir);
+        let v = dot(d, self.col_dir);
+        (
+            (u + 0.5 * self.grid.spacing[1]) / self.display_mm - 0.5,
+            (v + 0.5 * self.grid.spacing[0]) / self.display_mm - 0.5,
+        )
+    }
+
+    /// Patient point at continuous display coordinates.
+    fn to_patient(&self, x: f64, y: f64) -> [f64; 3] {
+        let u = (x + 0.5) * self.display_mm - 0.5 * self.grid.spacing[1];
+        let v = (y + 0.5) * self.display_mm - 0.5 * self.grid.spacing[0];
+        let o = self.grid.origin;
+        [
+            o[0] + u * self.row_dir[0] + v * self.col_dir[0],
+            o[1] + u * self.row_dir[1] + v * self.col_dir[1],
+            o[2] + u * self.row_dir[2] + v * self.col_dir[2],
+        ]
+    }
+
+    /// The image pixel shown at continuous display coordinates (nearest neighbour).
+    fn source_index(&self, x: f64, y: f64) -> usize {
+        let u = (x + 0.5) * self.display_mm - 0.5 * self.grid.spacing[1];
+        let v = (y + 0.5) * self.display_mm - 0.5 * self.grid.spacing[0];
+        let c = nearest_index(u / self.grid.spacing[1], self.grid.cols);
+        let r = nearest_index(v / self.grid.spacing[0], self.grid.rows);
+        r * self.grid.cols + c
+    }
+}
+
+fn nearest_index(t: f64, n: usize) -> usize {
+    let i = (t + 0.5).floor();
+    if i <= 0.0 {
+        0
+    } else if i >= (n - 1) as f64 {
+        n - 1
+    } else {
+        i as usize
+    }
+}
+
+/// 8-bit grey level of every image pixel through the chosen window.
+fn grey_levels(img: &SliceImage, choice: WindowChoice) -> Vec<u8> {
+    let window = match choice {
+        WindowChoice::Fixed(w) => Some(w),
+        WindowChoice::MinMax => None,
+        WindowChoice::Auto => img.window.or_else(|| {
+            img.modality
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case("CT"))
+                .then_some(SOFT_TISSUE)
+        }),
+    };
+    let window = window.unwrap_or_else(|| {
+        let (lo, hi) = img
+            .values
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(f64::from(v)), hi.max(f64::from(v)))
+            });
+        if lo.is_finite() && hi > lo {
+            // min..max as a linear window: width - 1 = hi - lo, centre - 0.5 = (lo + hi) / 2.
+            Window {
+                center: (lo + hi) / 2.0 + 0.5,
+                width: hi - lo + 1.0,
+            }
+        } else {
+            Window {
+                center: if lo.is_finite() { lo } else { 0.0 },
+                width: 1.0,
+            }
+        }
+    });
+    img.values
+        .iter()
+        .map(|&v| window_level(f64::from(v), window))
+        .collect()
+}
+
+/// DICOM linear VOI function (PS3.3 C.11.2.1.2.1) onto 0..=255.
+fn window_level(x: f64, w: Window) -> u8 {
+    if !x.is_finite() {
+        return 0;
+    }
+    let c = w.center - 0.5;
+    let half = (w.width - 1.0) / 2.0;
+    if x <= c - half {
+        0
+    } else if x > c + half || w.width <= 1.0 {
+        255
+    } else {
+        (((x - c) / (w.width - 1.0) + 0.5) * 255.0)
+            .round()
+            .clamp(0.0, 255.0) as u8
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BBox {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl BBox {
+    fn add(b: Option<BBox>, (x, y): (f64, f64)) -> Option<BBox> {
+        if !x.is_finite() || !y.is_finite() {
+            return b;
+        }
+        Some(match b {
+            None => BBox {
+                x0: x,
+                y0: y,
+                x1: x,
+                y1: y,
+            },
+            Some(b) => BBox {
+                x0: b.x0.min(x),
+                y0: b.y0.min(y),
+                x1: b.x1.max(x),
+                y1: b.y1.max(y),
+            },
+        })
+    }
+}
+
+/// The lesion's extent on the display grid: axes, polygon vertices and mask pixel corners.
+fn lesion_bbox(view: &View<'_>, overlay: &Overlay) -> Option<BBox> {
+    let mut b = None;
+    for axis in [overlay.long_axis, overlay.short_axis]
+        .into_iter()
+        .flatten()
+    {
+        for p in axis {
+            b = BBox::add(b, view.to_display(p));
+        }
+    }
+    match &overlay.outline {
+        Outline::None => {}
+        Outline::Polygons(polys) => {
+            for p in polys.iter().flatten() {
+                b = BBox::add(b, view.to_display(*p));
+            }
+        }
+        Outline::Mask(m) => {
+            let g = &m.grid;
+            if g.rows.checked_mul(g.cols) == Some(m.mask.len()) {
+                for r in 0..g.rows {
+                    for c in 0..g.cols {
+                        if m.mask[r * g.cols + c] == 0 {
+                            continue;
+                        }
+                        for (dr, dc) in [(-0.5, -0.5), (-0.5, 0.5), (0.5, -0.5), (0.5, 0.5)] {
+                            b = BBox::add(
+                                b,
+                                view.to_display(grid_point(g, r as f64 + dr, c as f64 + dc)),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    b
+}
+
+/// Start and length (display px) of the crop along one axis: the lesion extent plus the
+/// margin, square with the other axis' extent, at least `min_crop_display_px`, clamped to
+/// the image.
+fn crop_span(
+    lo: f64,
+    hi: f64,
+    other_lo: f64,
+    other_hi: f64,
+    o: &KeyImageOptions,
+    size: u32,
+) -> (u32, u32) {
+    let extent = (hi - lo).max(other_hi - other_lo).max(1.0);
+    let side = (extent * (1.0 + 2.0 * o.margin)).max(f64::from(o.min_crop_display_px));
+    let len = (side.ceil() as u32).min(size).max(1);
+    let centre = (lo + hi) / 2.0;
+    let start = (centre + 0.5 - f64::from(len) / 2.0).round();
+    let start = start.clamp(0.0, f64::from(size - len)) as u32;
+    (start, len)
+}
+
+fn draw_crop(
+    view: &View<'_>,
+    grey: &[u8],
+    invert: bool,
+    overlay: &Overlay,
+    opts: &KeyImageOptions,
+    l: &Layout,
+) -> Result<RgbImage, KeyImageError> {
+    let k = f64::from(l.scale);
+    let (w, h) = (l.crop_width * l.scale, l.crop_height * l.scale);
+    // Display coordinates of output pixel centres.
+    let dx = |x: u32| f64::from(l.crop_x0) + (f64::from(x) + 0.5) / k - 0.5;
+    let dy = |y: u32| f64::from(l.crop_y0) + (f64::from(y) + 0.5) / k - 0.5;
+    let mut out = RgbImage::from_fn(w, h, |x, y| {
+        // Sampling at the display pixel the output pixel lies in keeps blocks uniform.
+        let xd =
+            (f64::from(l.crop_x0) + f64::from(x / l.scale)).min(f64::from(l.display_width - 1));
+        let yd =
+            (f64::from(l.crop_y0) + f64::from(y / l.scale)).min(f64::from(l.display_height - 1));
+        grey_px(grey[view.source_index(xd, yd)], invert)
+    });
+    // Output coordinates of a patient point.
+    let to_out = |p: [f64; 3]| {
+        let (x, y) = view.to_display(p);
+        (
+            (x - f64::from(l.crop_x0) + 0.5) * k - 0.5,
+            (y - f64::from(l.crop_y0) + 0.5) * k - 0.5,
+        )
+    };
+    let c = opts.colours;
+    match &overlay.outline {
+        Outline::None => {}
+        Outline::Mask(m) => {
+            let inside: Vec<bool> = (0..h)
+                .flat_map(|y| (0..w).map(move |x| (x, y)))
+                .map(|(x, y)| mask_at(m, view.to_patient(dx(x), dy(y))))
+                .collect();
+            let at = |x: i64, y: i64| {
+                x >= 0
+                    && y >= 0
+                    && x < i64::from(w)
+                    && y < i64::from(h)
+                    && inside[(y * i64::from(w) + x) as usize]
+            };
+            for y in 0..i64::from(h) {
+                for x in 0..i64::from(w) {
+                    let edge = at(x, y)
+                        && (!at(x - 1, y) && x > 0
+                            || !at(x + 1, y) && x + 1 < i64::from(w)
+                            || !at(x, y - 1) && y > 0
+                            || !at(x, y + 1) && y + 1 < i64::from(h));
+                    if edge {
+                        out.put_pixel(x as u32, y as u32, Rgb(c.outline));
+                    }
+                }
+            }
+        }
+        Outline::Polygons(polys) => {
+            let mut t = Canvas(&mut out);
+            for poly in polys.iter().filter(|p| p.len() >= 2) {
+                for (i, a) in poly.iter().enumerate() {
+                    let b = poly[(i + 1) % poly.len()];
+                    line(&mut t, to_out(*a), to_out(b), c.outline);
+                }
+            }
+        }
+    }
+    let mut t = Canvas(&mut out);
+    let mut text = vec![];
+    if let Some([a, b]) = overlay.short_axis {
+        caliper(&mut t, to_out(a), to_out(b), c.short_axis, l.scale);
+        text.push((format!("SA {:.1} mm", overlay.short_axis_mm), c.short_axis));
+    }
+    if let Some([a, b]) = overlay.long_axis {
+        caliper(&mut t, to_out(a), to_out(b), c.long_axis, l.scale);
+        text.insert(
+            0,
+            (format!("LA {:.1} mm", overlay.long_axis_mm), c.long_axis),
+        );
+    }
+    if !overlay.label.is_empty() {
+        text.insert(0, (overlay.label.clone(), c.text));
+    }
+    for (i, (s, colour)) in text.iter().enumerate() {
+        label(&mut t, s, Point::new(3, 3 + 14 * i as i32), *colour);
+    }
+    scale_bar(&mut t, view.display_mm / k, w, h, c.text);
+    Ok(out)
+}
+
+fn draw_thumbnail(
+    view: &View<'_>,
+    grey: &[u8],
+    invert: bool,
+    overlay: &Overlay,
+    opts: &KeyImageOptions,
+    l: &Layout,
+) -> Result<RgbImage, KeyImageError> {
+    let s = l.thumbnail_scale;
+    let w = ((f64::from(l.display_width) * s).round() as u32).max(1);
+    let h = ((f64::from(l.display_height) * s).round() as u32).max(1);
+    let mut out = RgbImage::from_fn(w, h, |x, y| {
+        let xd = ((f64::from(x) + 0.5) / s - 0.5)
+            .round()
+            .clamp(0.0, f64::from(l.display_width - 1));
+        let yd = ((f64::from(y) + 0.5) / s - 0.5)
+            .round()
+            .clamp(0.0, f64::from(l.display_height - 1));
+        grey_px(grey[view.source_index(xd, yd)], invert)
+    });
+    let to_out = |p: [f64; 3]| {
+        let (x, y) = view.to_display(p);
+        ((x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5)
+    };
+    let c = opts.colours;
+    let mut t = Canvas(&mut out);
+    for (axis, colour) in [
+        (overlay.short_axis, c.short_axis),
+        (overlay.long_axis, c.long_axis),
+    ] {
+        if let Some([a, b]) = axis {
+            line(&mut t, to_out(a), to_out(b), colour);
+        }
+    }
+    let x0 = (f64::from(l.crop_x0) * s).floor() as i32;
+    let y0 = (f64::from(l.crop_y0) * s).floor() as i32;
+    let x1 = (f64::from(l.crop_x0 + l.crop_width) * s).ceil() as i32;
+    let y1 = (f64::from(l.crop_y0 + l.crop_height) * s).ceil() as i32;
+    let bw = (x1 - x0).max(1) as u32;
+    let bh = (y1 - y0).max(1) as u32;
+    let _ = Rectangle::new(Point::new(x0, y0), Size::new(bw, bh))
+        .into_styled(PrimitiveStyle::with_stroke(rgb(c.crop_box), 1))
+        .draw(&mut t);
+    Ok(out)
+}
+
+fn grey_px(g: u8, invert: bool) -> Rgb<u8> {
+    let g = if invert { 255 - g } else { g };
+    Rgb([g, g, g])
+}
+
+/// Is the mask set at this patient point (nearest mask pixel, in its own plane)?
+fn mask_at(m: &MaskSlice, p: [f64; 3]) -> bool {
+    let g = &m.grid;
+    let d = sub(p, g.origin);
+    let c = (dot(d, unit(g.row_dir)) / g.spacing[1] + 0.5).floor();
+    let r = (dot(d, unit(g.col_dir)) / g.spacing[0] + 0.5).floor();
+    if !(c >= 0.0 && r >= 0.0 && c < g.cols as f64 && r < g.rows as f64) {
+        return false;
+    }
+    m.mask
+        .get(r as usize * g.cols + c as usize)
+        .is_some_and(|v| *v != 0)
+}
+
+fn grid_point(g: &PlaneGrid, r: f64, c: f64) -> [f64; 3] {
+    let (rd, cd) = (unit(g.row_dir), unit(g.col_dir));
+    let (u, v) = (c * g.spacing[1], r * g.spacing[0]);
+    [
+        g.origin[0] + u * rd[0] + v * cd[0],
+        g.origin[1] + u * rd[1] + v * cd[1],
+        g.origin[2] + u * rd[2] + v * cd[2],
+    ]
+}
+
+fn to_point((x, y): (f64, f64)) -> Option<Point> {
+    let ok = |v: f64| v.is_finite() && v.abs() < 1e6;
+    (ok(x) && ok(y)).then(|| Point::new(x.round() as i32, y.round() as i32))
+}
+
+fn rgb(c: [u8; 3]) -> Rgb888 {
+    Rgb888::new(c[0], c[1], c[2])
+}
+
+fn line(t: &mut Canvas<'_>, a: (f64, f64), b: (f64, f64), colour: [u8; 3]) {
+    if let (Some(a), Some(b)) = (to_point(a), to_point(b)) {
+        let _ = Line::new(a, b)
+            .into_styled(PrimitiveStyle::with_stroke(rgb(colour), 1))
+            .draw(t);
+    }
+}
+
+/// A measurement line with short perpendicular end ticks, like a workstation caliper.
+/// The end points themselves are always painted in the axis colour.
+fn caliper(t: &mut Canvas<'_>, a: (f64, f64), b: (f64, f64), colour: [u8; 3], scale: u32) {
+    line(t, a, b, colour);
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len = (dx * dx + dy * dy).sqrt();
+    if len > 0.0 {
+        let tick = f64::from(scale.clamp(2, 5));
+        let (nx, ny) = (-dy / len * tick, dx / len * tick);
+        for e in [a, b] {
+            line(t, (e.0 - nx, e.1 - ny), (e.0 + nx, e.1 + ny), colour);
+        }
+    }
+}
+
+/// A text line on a black box, readable over any anatomy.
+fn label(t: &mut Canvas<'_>, s: &str, at: Point, colour: [u8; 3]) {
+    let style = MonoTextStyleBuilder::new()
+        .font(&FONT_7X13)
+        .text_color(rgb(colour))
+        .background_color(Rgb888::BLACK)
+        .build();
+    // The font covers printable ASCII; anything else would be drawn as '?'.
+    let s: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    let _ = Text::with_baseline(&s, at, style, Baseline::Top).draw(t);
+}
+
+/// A bar of a round length in mm, bottom right, so the reader can judge size.
+fn scale_bar(t: &mut Canvas<'_>, mm_per_px: f64, w: u32, h: u32, colour: [u8; 3]) {
+    let target = f64::from(w) * 0.25 * mm_per_px;
+    let Some(&bar_mm) = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+        .iter()
+        .rev()
+        .find(|&&b| b <= target)
+    else {
+        return;
+    };
+    let px = (bar_mm / mm_per_px).round() as i32;
+    let (x1, y) = (w as i32 - 6, h as i32 - 6);
+    let x0 = x1 - px;
+    if x0 < 0 || y < 20 {
+        return;
+    }
+    for dy in 0..2 {
+        line(
+            t,
+            (f64::from(x0), f64::from(y - dy)),
+            (f64::from(x1), f64::from(y - dy)),
+            colour,
+        );
+    }
+    let text = format!("{bar_mm:.0} mm");
+    label(t, &text, Point::new(x0, y - 16), colour);
+}
+
+/// embedded-graphics drawing onto an `image::RgbImage`; pixels outside are dropped.
+struct Canvas<'a>(&'a mut RgbImage);
+
+impl OriginDimensions for Canvas<'_> {
+    fn size(&self) -> Size {
+        Size::new(self.0.width(), self.0.height())
+    }
+}
+
+impl DrawTarget for Canvas<'_> {
+    type Color = Rgb888;
+    type Error = std::convert::Infallible;
+
+    fn draw_iter<I>(&mut self, pixels: I) -> Result<(), Self::Error>
+    where
+        I: IntoIterator<Item = Pixel<Self::Color>>,
+    {
+        let (w, h) = (self.0.width(), self.0.height());
+        for Pixel(p, c) in pixels {
+            if let (Ok(x), Ok(y)) = (u32::try_from(p.x), u32::try_from(p.y))
+                && x < w
+                && y < h
+            {
+                self.0.put_pixel(x, y, Rgb([c.r(), c.g(), c.b()]));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn norm(a: [f64; 3]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+fn unit(a: [f64; 3]) -> [f64; 3] {
+    let n = norm(a);
+    if n > 0.0 {
+        [a[0] / n, a[1] / n, a[2] / n]
+    } else {
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_window_matches_dicom_formula() {
+        let w = SOFT_TISSUE;
+        assert_eq!(window_level(-160.5, w), 0);
+        assert_eq!(window_level(-1000.0, w), 0);
+        assert_eq!(window_level(240.0, w), 255);
+        // Centre maps to mid grey: ((39.5 - 39.5) / 399 + 0.5) * 255 = 127.5 -> 128.
+        assert_eq!(window_level(39.5, w), 128);
+        assert_eq!(window_level(f64::NAN, w), 0);
+    }
+
+    #[test]
+    fn safe_stems() {
+        assert_eq!(safe_file_stem("TP1_L3 liver/seg"), "TP1_L3_liver_seg");
+        assert_eq!(safe_file_stem("../x"), "_x");
+        assert_eq!(safe_file_stem(""), "_");
+    }
+
+    #[test]
+    fn nearest_index_clamps() {
+        assert_eq!(nearest_index(-3.0, 10), 0);
+        assert_eq!(nearest_index(2.49, 10), 2);
+        assert_eq!(nearest_index(2.5, 10), 3);
+        assert_eq!(nearest_index(42.0, 10), 9);
+    }
+}

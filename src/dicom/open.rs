@@ -129,7 +129,9 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
             if mode == ReadMode::Header {
                 opts = opts.read_until(tags::PIXEL_DATA);
             }
-            let obj = opts.open_file(path).map_err(parse_err)?;
+            // one open per file: reuse the handle the magic was read from
+            f.seek(SeekFrom::Start(0)).map_err(io)?;
+            let obj = opts.from_reader(&f).map_err(parse_err)?;
             let meta = obj.meta();
             let ts = meta.transfer_syntax().trim_end_matches('\0').to_owned();
             let sop_class = meta
@@ -171,7 +173,7 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
         }
     };
     if mode == ReadMode::Header {
-        check_pixel_data_fits(path, file, size, &opened)?;
+        check_pixel_data_fits(&f, path, file, size, &opened)?;
     } else if opened.obj.get(tags::ROWS).is_some() {
         check_full_pixel_data(file, &opened)?;
     }
@@ -218,6 +220,7 @@ pub fn expected_native_len(obj: &InMemDicomObject, file: &str) -> Result<Option<
 /// where the declared length puts it (one small read). When that does not match (trailing
 /// padding elements, odd lengths, deflate) fall back to a full parse and compare lengths.
 fn check_pixel_data_fits(
+    f: &File,
     path: &Path,
     file: &str,
     size: u64,
@@ -236,44 +239,8 @@ fn check_pixel_data_fits(
         file: file.to_owned(),
         source,
     };
-    let mut f = File::open(path).map_err(io)?;
-    if encapsulated {
-        // an encapsulated pixel data element ends with a sequence delimitation item
-        if size >= 8 {
-            let mut tail = [0u8; 8];
-            f.seek(SeekFrom::Start(size - 8)).map_err(io)?;
-            f.read_exact(&mut tail).map_err(io)?;
-            if tail == [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0] {
-                return Ok(());
-            }
-        }
-    } else {
-        let padded = expected + (expected % 2);
-        let (hdr_len, tag_bytes): (u64, [u8; 4]) = match ts {
-            IMPLICIT_LE => (8, [0xE0, 0x7F, 0x10, 0x00]),
-            EXPLICIT_BE => (12, [0x7F, 0xE0, 0x00, 0x10]),
-            _ => (12, [0xE0, 0x7F, 0x10, 0x00]),
-        };
-        if size >= padded + hdr_len {
-            let mut hdr = vec![0u8; hdr_len as usize];
-            f.seek(SeekFrom::Start(size - padded - hdr_len))
-                .map_err(io)?;
-            f.read_exact(&mut hdr).map_err(io)?;
-            let len_bytes = [
-                hdr[hdr_len as usize - 4],
-                hdr[hdr_len as usize - 3],
-                hdr[hdr_len as usize - 2],
-                hdr[hdr_len as usize - 1],
-            ];
-            let len = if ts == EXPLICIT_BE {
-                u32::from_be_bytes(len_bytes)
-            } else {
-                u32::from_le_bytes(len_bytes)
-            } as u64;
-            if hdr[0..4] == tag_bytes && len == padded {
-                return Ok(());
-            }
-        }
+    if pixel_data_ends_file(f, size, expected, ts, encapsulated).map_err(io)? {
+        return Ok(());
     }
     // slow path: parse everything
     let full = OpenFileOptions::new()
@@ -293,6 +260,47 @@ fn check_pixel_data_fits(
         bare: false,
     };
     check_full_pixel_data(file, &opened_full)
+}
+
+/// The fast check: does the file end with a PixelData element of the declared length
+/// (native) or with a sequence delimitation item (encapsulated)? One seek, ≤ 12 bytes read.
+pub fn pixel_data_ends_file(
+    mut f: &File,
+    size: u64,
+    expected: u64,
+    ts: &str,
+    encapsulated: bool,
+) -> std::io::Result<bool> {
+    if encapsulated {
+        if size < 8 {
+            return Ok(false);
+        }
+        let mut tail = [0u8; 8];
+        f.seek(SeekFrom::Start(size - 8))?;
+        f.read_exact(&mut tail)?;
+        return Ok(tail == [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    }
+    let padded = expected + (expected % 2);
+    let (hdr_len, tag_bytes): (u64, [u8; 4]) = match ts {
+        IMPLICIT_LE => (8, [0xE0, 0x7F, 0x10, 0x00]),
+        EXPLICIT_BE => (12, [0x7F, 0xE0, 0x00, 0x10]),
+        _ => (12, [0xE0, 0x7F, 0x10, 0x00]),
+    };
+    if size < padded + hdr_len {
+        return Ok(false);
+    }
+    let mut hdr = [0u8; 12];
+    let hdr = &mut hdr[..hdr_len as usize];
+    f.seek(SeekFrom::Start(size - padded - hdr_len))?;
+    f.read_exact(hdr)?;
+    let n = hdr.len();
+    let len_bytes = [hdr[n - 4], hdr[n - 3], hdr[n - 2], hdr[n - 1]];
+    let len = if ts == EXPLICIT_BE {
+        u32::from_be_bytes(len_bytes)
+    } else {
+        u32::from_le_bytes(len_bytes)
+    } as u64;
+    Ok(hdr[0..4] == tag_bytes && len == padded)
 }
 
 /// After a full read: the pixel data element exists and is as long as the header says.
@@ -348,5 +356,60 @@ mod tests {
         assert_eq!(sniff(&implicit), Sniff::BareDataset { explicit_vr: false });
         assert_eq!(sniff(b"Export notes: hello world"), Sniff::NotDicom);
         assert_eq!(sniff(b"abc"), Sniff::NotDicom);
+    }
+
+    #[test]
+    fn fast_tail_check_accepts_whole_files_and_rejects_cut_ones() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dicom");
+        let ct = root.join("corpus/ct/CT_0001.dcm");
+        let size = std::fs::metadata(&ct).unwrap().len();
+        // 128×128 16-bit, explicit VR LE
+        assert!(
+            pixel_data_ends_file(
+                &File::open(&ct).unwrap(),
+                size,
+                128 * 128 * 2,
+                "1.2.840.10008.1.2.1",
+                false
+            )
+            .unwrap()
+        );
+        let cut = root.join("bad/truncated_pixels.dcm");
+        let size = std::fs::metadata(&cut).unwrap().len();
+        assert!(
+            !pixel_data_ends_file(
+                &File::open(&cut).unwrap(),
+                size,
+                128 * 128 * 2,
+                "1.2.840.10008.1.2.1",
+                false
+            )
+            .unwrap()
+        );
+        // implicit VR LE (pydicom MR_small_implicit, 64×64 16-bit)
+        let mr = root.join("pydicom/MR_small_implicit.dcm");
+        let size = std::fs::metadata(&mr).unwrap().len();
+        assert!(
+            pixel_data_ends_file(
+                &File::open(&mr).unwrap(),
+                size,
+                64 * 64 * 2,
+                "1.2.840.10008.1.2",
+                false
+            )
+            .unwrap()
+        );
+        let be = root.join("pydicom/MR_small_bigendian.dcm");
+        let size = std::fs::metadata(&be).unwrap().len();
+        assert!(
+            pixel_data_ends_file(
+                &File::open(&be).unwrap(),
+                size,
+                64 * 64 * 2,
+                "1.2.840.10008.1.2.2",
+                false
+            )
+            .unwrap()
+        );
     }
 }

@@ -219,6 +219,19 @@ pub fn shared_slice_thickness(obj: &InMemDicomObject, file: &str) -> Option<f64>
     get(tags::SLICE_THICKNESS).or_else(|| get(tags::SPACING_BETWEEN_SLICES))
 }
 
+/// Shared PixelMeasures SpacingBetweenSlices (decides which frames are adjacent when
+/// measuring; thickness is not spacing, so no fallback to SliceThickness here).
+pub fn shared_slice_spacing(obj: &InMemDicomObject, file: &str) -> Option<f64> {
+    item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|s| item(s, tags::PIXEL_MEASURES_SEQUENCE))
+        .and_then(|m| {
+            float_opt(m, tags::SPACING_BETWEEN_SLICES, file)
+                .ok()
+                .flatten()
+        })
+        .filter(|v| *v > 0.0)
+}
+
 /// ReferencedSeriesSequence series UIDs (the source image series).
 pub fn referenced_series(obj: &InMemDicomObject) -> Vec<String> {
     items(obj, tags::REFERENCED_SERIES_SEQUENCE)
@@ -257,6 +270,8 @@ pub struct SegObject {
     /// `BINARY`, `FRACTIONAL` or `LABELMAP`.
     pub segmentation_type: String,
     pub slice_thickness_mm: Option<f64>,
+    /// Shared SpacingBetweenSlices, when the SEG states it.
+    pub slice_spacing_mm: Option<f64>,
 }
 
 /// Decode every segment into slices of 0/1 masks (slices sorted along the plane normal;
@@ -381,6 +396,7 @@ pub fn read_seg(
         segments: out,
         segmentation_type: seg_type,
         slice_thickness_mm: shared_slice_thickness(obj, file),
+        slice_spacing_mm: shared_slice_spacing(obj, file),
     })
 }
 

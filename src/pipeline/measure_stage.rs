@@ -13,7 +13,7 @@ use crate::dicom::open::open_full;
 use crate::dicom::rtstruct::read_rtstruct;
 use crate::dicom::seg::{SegOptions, read_seg};
 use crate::dicom::sr::{Linear, SrCoord, SrLesion, read_sr};
-use crate::measure::{MeasureOptions, Measurement, measure_contours, measure_mask};
+use crate::measure::{MeasureOptions, Measurement, measure_contours, measure_mask_spaced};
 use crate::report::LesionRow;
 
 /// Index `dir` from headers only with `jobs` threads (0 = one per core).
@@ -106,7 +106,7 @@ pub fn measure_annotation(
             Ok(seg) => {
                 for s in seg.segments {
                     let id = s.info.lesion_id();
-                    match measure_mask(&s.lesion, opts) {
+                    match measure_mask_spaced(&s.lesion, opts, seg.slice_spacing_mm) {
                         Ok(m) => rows.push(row(
                             a,
                             &id,

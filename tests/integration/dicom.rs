@@ -670,3 +670,82 @@ fn a_file_outside_the_export_behind_a_symlink_is_not_followed() {
     assert_eq!(v["ignored"], 2);
     assert!(v["patients"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn measure_on_the_corpus_matches_the_voxelised_ground_truth() {
+    // centres of border pixels = the ground truth's voxel-centre Feret diameter
+    let gt = gt();
+    let out = tempfile::tempdir().unwrap();
+    let csv_path = out.path().join("lesions.csv");
+    let st = oncometry()
+        .arg("measure")
+        .arg(fixture("dicom/corpus"))
+        .args(["--point-set", "centers", "--jobs", "2", "--out"])
+        .arg(&csv_path)
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0));
+    let mut rdr = csv::Reader::from_path(&csv_path).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    // 4 lesions × (3 SEG + RTSTRUCT + 2 SR) + 2 segments of the 11×13 SEG
+    assert_eq!(rows.len(), 26);
+    for file in [
+        "seg_binary_highdicom.dcm",
+        "seg_dcmqi.dcm",
+        "rtstruct_rtutils.dcm",
+    ] {
+        for g in gt["lesions"].as_array().unwrap() {
+            let r = rows
+                .iter()
+                .find(|r| {
+                    &r[col("path")] == file && r[col("label")] == *g["label"].as_str().unwrap()
+                })
+                .unwrap_or_else(|| panic!("{file} {}", g["label"]));
+            let long: f64 = r[col("long_axis_mm")].parse().unwrap();
+            let want = g["voxelised_longest_axial_diameter_mm"].as_f64().unwrap();
+            assert!(
+                (long - want).abs() < 1e-4,
+                "{file} {}: {long} vs {want}",
+                g["label"]
+            );
+            let z: f64 = r[col("slice_position_mm")].parse().unwrap();
+            let k = g["voxelised_longest_slice_index"].as_f64().unwrap();
+            assert!(
+                (z - (-25.0 + 2.5 * k)).abs() < 1e-3,
+                "{file} {}: slice {z}",
+                g["label"]
+            );
+            assert_eq!(&r[col("slice_thickness_mm")], "2.5");
+            assert_eq!(
+                &r[col("source")],
+                if file.starts_with("seg") {
+                    "seg"
+                } else {
+                    "rtstruct"
+                }
+            );
+            assert_eq!(
+                r[col("is_node")] == *"true",
+                g["is_node"].as_bool().unwrap()
+            );
+        }
+    }
+    // deterministic order: patient, study date, source, SOP instance, lesion id
+    let keys: Vec<(String, String, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r[col("patient_id")].to_owned(),
+                r[col("study_date")].to_owned(),
+                r[col("source")].to_owned(),
+                r[col("sop_instance_uid")].to_owned(),
+                r[col("lesion_id")].to_owned(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}

@@ -12,8 +12,8 @@ use super::cohort::survival_analyses;
 use super::config::Config;
 use crate::report::writers::{LESIONS_HEADER, PATIENTS_HEADER, TIMEPOINTS_HEADER};
 use crate::report::{
-    DataQuality, EndpointResults, KeyImage, LesionRow, QuarantinedFile, ReportInput, csv_string, figures,
-    quarantine_csv, render_report, survival_json,
+    DataQuality, EndpointResults, KeyImage, LesionRow, QuarantinedFile, ReportInput, csv_string,
+    figures, quarantine_csv, render_report, survival_json,
 };
 use crate::response::{self, CohortResponse, LesionInput, PatientRow};
 
@@ -55,15 +55,36 @@ pub struct CohortInputs<'a> {
 
 /// Computes and writes every cohort output into `out` (each file atomically, replaced as a
 /// set at the end so a reader sees either the previous run's files or this one's).
-pub fn write_cohort_outputs(out: &Path, inputs: CohortInputs<'_>) -> Result<CohortSummary, OutputError> {
-    let CohortInputs { lesions, mut quality, clinical, config, response: response_cfg, key_images } = inputs;
-    let rows: Vec<LesionInput> =
-        lesions.iter().enumerate().map(|(i, r)| LesionInput::from_lesion_row(i + 1, r)).collect();
+pub fn write_cohort_outputs(
+    out: &Path,
+    inputs: CohortInputs<'_>,
+) -> Result<CohortSummary, OutputError> {
+    let CohortInputs {
+        lesions,
+        mut quality,
+        clinical,
+        config,
+        response: response_cfg,
+        key_images,
+    } = inputs;
+    let rows: Vec<LesionInput> = lesions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| LesionInput::from_lesion_row(i + 1, r))
+        .collect();
     let cohort: CohortResponse = response::evaluate(&rows, response_cfg)?;
 
-    let imaged: BTreeSet<&str> = cohort.patients.iter().map(|p| p.patient_id.as_str()).collect();
-    let only_clinical: Vec<String> =
-        clinical.patients.keys().filter(|id| !imaged.contains(id.as_str())).cloned().collect();
+    let imaged: BTreeSet<&str> = cohort
+        .patients
+        .iter()
+        .map(|p| p.patient_id.as_str())
+        .collect();
+    let only_clinical: Vec<String> = clinical
+        .patients
+        .keys()
+        .filter(|id| !imaged.contains(id.as_str()))
+        .cloned()
+        .collect();
     let only_images: Vec<String> = cohort
         .patients
         .iter()
@@ -93,23 +114,44 @@ pub fn write_cohort_outputs(out: &Path, inputs: CohortInputs<'_>) -> Result<Coho
     patients.sort_by(|a, b| a.patient_id.cmp(&b.patient_id));
 
     let landmarks = landmark_days(&cohort);
-    let endpoints =
-        survival_analyses(&cohort.patients, clinical, &config.clinical.endpoints, &config.survival, &landmarks);
+    let endpoints = survival_analyses(
+        &cohort.patients,
+        clinical,
+        &config.clinical.endpoints,
+        &config.survival,
+        &landmarks,
+    );
 
     quality.patients_evaluable = cohort.patients.iter().filter(|p| p.evaluable).count();
     quality.patients_only_clinical = only_clinical.clone();
     quality.patients_only_images = only_images.clone();
     quality.lesions_measured = lesions.len();
 
+    std::fs::create_dir_all(out.join("figures")).map_err(|source| AtomicError::Io {
+        path: out.join("figures"),
+        source,
+    })?;
     let mut set = OutputSet::new();
-    set.add_bytes(&out.join("lesions.csv"), csv_string("lesions.csv", LESIONS_HEADER, lesions)?.as_bytes())?;
+    set.add_bytes(
+        &out.join("lesions.csv"),
+        csv_string("lesions.csv", LESIONS_HEADER, lesions)?.as_bytes(),
+    )?;
     set.add_bytes(
         &out.join("timepoints.csv"),
         csv_string("timepoints.csv", TIMEPOINTS_HEADER, &cohort.timepoints)?.as_bytes(),
     )?;
-    set.add_bytes(&out.join("patients.csv"), patients_csv(&patients, clinical)?.as_bytes())?;
-    set.add_bytes(&out.join("survival.json"), survival_json(&endpoints)?.as_bytes())?;
-    set.add_bytes(&out.join("quarantine.csv"), quarantine_csv(&quality.quarantined)?.as_bytes())?;
+    set.add_bytes(
+        &out.join("patients.csv"),
+        patients_csv(&patients, clinical)?.as_bytes(),
+    )?;
+    set.add_bytes(
+        &out.join("survival.json"),
+        survival_json(&endpoints)?.as_bytes(),
+    )?;
+    set.add_bytes(
+        &out.join("quarantine.csv"),
+        quarantine_csv(&quality.quarantined)?.as_bytes(),
+    )?;
 
     let input = ReportInput {
         title: "oncometry report",
@@ -120,11 +162,12 @@ pub fn write_cohort_outputs(out: &Path, inputs: CohortInputs<'_>) -> Result<Coho
         key_images,
     };
     for fig in figures(&input) {
-        set.add_bytes(&out.join("figures").join(&fig.file_name), fig.svg.as_bytes())?;
+        set.add_bytes(
+            &out.join("figures").join(&fig.file_name),
+            fig.svg.as_bytes(),
+        )?;
     }
     set.add_bytes(&out.join("report.html"), render_report(&input).as_bytes())?;
-    std::fs::create_dir_all(out.join("figures"))
-        .map_err(|source| AtomicError::Io { path: out.join("figures"), source })?;
     set.commit()?;
 
     let model_warnings = endpoints
@@ -155,21 +198,30 @@ pub fn write_cohort_outputs(out: &Path, inputs: CohortInputs<'_>) -> Result<Coho
 }
 
 fn join_reason(a: &str, b: &str) -> String {
-    if a.is_empty() { b.to_string() } else { format!("{a}; {b}") }
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}; {b}")
+    }
 }
 
 /// Days from baseline of each patient's D landmark assessment: the timepoint whose percent
 /// change is the patient's D.
 fn landmark_days(cohort: &CohortResponse) -> BTreeMap<String, f64> {
-    let d: BTreeMap<&str, f64> =
-        cohort.patients.iter().filter_map(|p| p.d_percent.map(|d| (p.patient_id.as_str(), d))).collect();
+    let d: BTreeMap<&str, f64> = cohort
+        .patients
+        .iter()
+        .filter_map(|p| p.d_percent.map(|d| (p.patient_id.as_str(), d)))
+        .collect();
     let mut out = BTreeMap::new();
     for t in &cohort.timepoints {
         if t.timepoint > 0
-            && let (Some(&dp), Some(pc)) = (d.get(t.patient_id.as_str()), t.pct_change_from_baseline)
+            && let (Some(&dp), Some(pc)) =
+                (d.get(t.patient_id.as_str()), t.pct_change_from_baseline)
             && dp == pc
         {
-            out.entry(t.patient_id.clone()).or_insert(t.days_from_baseline as f64);
+            out.entry(t.patient_id.clone())
+                .or_insert(t.days_from_baseline as f64);
         }
     }
     out
@@ -177,16 +229,27 @@ fn landmark_days(cohort: &CohortResponse) -> BTreeMap<String, f64> {
 
 /// `patients.csv`: the contract's columns, then every clinical column carried through.
 fn patients_csv(patients: &[PatientRow], clinical: &ClinicalTable) -> Result<String, OutputError> {
-    let err = |source| OutputError::Csv { table: "patients.csv".into(), source };
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let err = |source| OutputError::Csv {
+        table: "patients.csv".into(),
+        source,
+    };
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     let mut header: Vec<&str> = PATIENTS_HEADER.to_vec();
     header.extend(clinical.columns.iter().map(String::as_str));
     w.write_record(&header).map_err(err)?;
     for p in patients {
-        let mut one = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        let mut one = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
         one.serialize(p).map_err(err)?;
-        let bytes = one.into_inner().map_err(|e| err(csv::Error::from(e.into_error())))?;
-        let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes.as_slice());
+        let bytes = one
+            .into_inner()
+            .map_err(|e| err(csv::Error::from(e.into_error())))?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(bytes.as_slice());
         let mut rec = csv::StringRecord::new();
         rdr.read_record(&mut rec).map_err(err)?;
         match clinical.patients.get(&p.patient_id) {
@@ -195,13 +258,18 @@ fn patients_csv(patients: &[PatientRow], clinical: &ClinicalTable) -> Result<Str
         }
         w.write_record(&rec).map_err(err)?;
     }
-    let bytes = w.into_inner().map_err(|e| err(csv::Error::from(e.into_error())))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| err(csv::Error::from(e.into_error())))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The quarantine list of a run: every file not used, sorted by path, one row per reason.
 pub fn quarantine_rows(rows: impl IntoIterator<Item = (String, String)>) -> Vec<QuarantinedFile> {
-    let mut v: Vec<QuarantinedFile> = rows.into_iter().map(|(path, reason)| QuarantinedFile { path, reason }).collect();
+    let mut v: Vec<QuarantinedFile> = rows
+        .into_iter()
+        .map(|(path, reason)| QuarantinedFile { path, reason })
+        .collect();
     v.sort_by(|a, b| (&a.path, &a.reason).cmp(&(&b.path, &b.reason)));
     v.dedup();
     v

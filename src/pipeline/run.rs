@@ -18,7 +18,9 @@ use super::config::Config;
 use super::lock::{LockError, OutputLock};
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError, StudyWork};
 use super::measure_stage::{index_export, measure_annotation};
-use super::outputs::{CohortInputs, CohortSummary, OutputError, quarantine_rows, write_cohort_outputs};
+use super::outputs::{
+    CohortInputs, CohortSummary, OutputError, quarantine_rows, write_cohort_outputs,
+};
 use super::runlog::RunLog;
 use super::scan::{ScanOptions, config_hash, scan_export};
 use super::shard::Shard;
@@ -43,9 +45,15 @@ pub enum RunError {
     #[error(transparent)]
     Atomic(#[from] AtomicError),
     #[error("{}: {source}", path.display())]
-    Clinical { path: PathBuf, source: ClinicalError },
+    Clinical {
+        path: PathBuf,
+        source: ClinicalError,
+    },
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("scanning the export: {0}")]
     Scan(String),
     #[error("invalid configuration: {0}")]
@@ -59,12 +67,16 @@ pub struct RunOptions {
     pub clinical: PathBuf,
     pub out: PathBuf,
     pub config: Config,
+    /// The configuration file's text (empty for defaults), kept for `merge`.
+    pub config_text: String,
     pub response: response::Config,
     pub jobs: usize,
     pub shard: Shard,
     /// Forget the manifest and recompute everything.
     pub full: bool,
     pub stable_age: Duration,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    pub quiet: bool,
 }
 
 /// How the run ended, for the exit code and the summary line.
@@ -87,7 +99,9 @@ impl RunOutcome {
         self.quarantined > 0
             || self.studies_waiting > 0
             || self.cohort.as_ref().is_some_and(|c| {
-                !c.not_evaluable.is_empty() || !c.only_clinical.is_empty() || !c.only_images.is_empty()
+                !c.not_evaluable.is_empty()
+                    || !c.only_clinical.is_empty()
+                    || !c.only_images.is_empty()
             })
     }
 }
@@ -106,7 +120,10 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         log.warn("stale_lock_taken_over", json!({"previous": stale.raw}));
     }
     for p in clean_stale_temps(&opts.out)? {
-        log.info("stale_temp_removed", json!({"path": p.display().to_string()}));
+        log.info(
+            "stale_temp_removed",
+            json!({"path": p.display().to_string()}),
+        );
     }
     log.info(
         "run_start",
@@ -131,8 +148,13 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     if opts.full {
         manifest.clear()?;
     }
-    let scan = scan_export(&opts.export, &ScanOptions { exclude: vec![opts.out.clone()] })
-        .map_err(|e| RunError::Scan(e.to_string()))?;
+    let scan = scan_export(
+        &opts.export,
+        &ScanOptions {
+            exclude: vec![opts.out.clone()],
+        },
+    )
+    .map_err(|e| RunError::Scan(e.to_string()))?;
     let mut plan = manifest.plan(scan)?;
 
     // 2. Headers of the whole export (cheap: the pixel data is never read).
@@ -141,9 +163,18 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     let by_path: BTreeMap<&str, (&str, &str)> = index
         .images
         .values()
-        .map(|r| (r.path.as_str(), (r.study_uid.as_str(), r.patient_id.as_str())))
+        .map(|r| {
+            (
+                r.path.as_str(),
+                (r.study_uid.as_str(), r.patient_id.as_str()),
+            )
+        })
         .collect();
-    let bad: BTreeMap<&str, &str> = index.quarantined.iter().map(|q| (q.path.as_str(), q.reason.as_str())).collect();
+    let bad: BTreeMap<&str, &str> = index
+        .quarantined
+        .iter()
+        .map(|q| (q.path.as_str(), q.reason.as_str()))
+        .collect();
     let pending: Vec<String> = plan.to_index().into_iter().map(str::to_string).collect();
     for p in &pending {
         if let Some((study, patient)) = by_path.get(p.as_str()) {
@@ -175,7 +206,10 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                "studies_waiting": studies.still_arriving.len(), "seconds": t_index.elapsed().as_secs_f64()}),
     );
     for w in &studies.still_arriving {
-        log.info("study_still_arriving", json!({"patient_id": w.patient_id, "study_uid": w.study_uid}));
+        log.info(
+            "study_still_arriving",
+            json!({"patient_id": w.patient_id, "study_uid": w.study_uid}),
+        );
     }
 
     // 3. Measure the studies that changed, one transaction per study.
@@ -185,14 +219,16 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         min_component_mm3: opts.config.measure.min_component_mm3,
     };
     let seg_opts = match opts.config.measure.seg_fraction_threshold {
-        Some(t) => SegOptions { fractional_threshold: t },
+        Some(t) => SegOptions {
+            fractional_threshold: t,
+        },
         None => SegOptions::default(),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs)
         .build()
         .map_err(|e| RunError::Config(format!("thread pool: {e}")))?;
-    let progress = progress_bar(studies.ready.len());
+    let progress = progress_bar(studies.ready.len(), opts.quiet);
     let mut measured = 0;
     // Chunks of a few studies keep every worker busy while results are stored in order and
     // the stop flag is honoured between chunks.
@@ -203,7 +239,12 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         let results: Vec<(&StudyWork, StudyResult)> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|w| (w, measure_study(&opts.export, &index, w, &measure_opts, &seg_opts)))
+                .map(|w| {
+                    (
+                        w,
+                        measure_study(&opts.export, &index, w, &measure_opts, &seg_opts),
+                    )
+                })
                 .collect()
         });
         for (w, r) in results {
@@ -233,7 +274,10 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                 lesions.extend(r.rows);
                 measure_problems.extend(r.quarantined);
             }
-            Err(e) => log.warn("stored_result_unreadable", json!({"study_uid": stored.study_uid, "error": e.to_string()})),
+            Err(e) => log.warn(
+                "stored_result_unreadable",
+                json!({"study_uid": stored.study_uid, "error": e.to_string()}),
+            ),
         }
     }
     sort_lesions(&mut lesions);
@@ -241,7 +285,11 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     let shard_index = shard_index(&index, shard);
     let mut problems: Vec<(String, String)> = Vec::new();
     if shard.index() == 0 {
-        problems.extend(plan.quarantine_rows().into_iter().map(|q| (q.path, q.reason)));
+        problems.extend(
+            plan.quarantine_rows()
+                .into_iter()
+                .map(|q| (q.path, q.reason)),
+        );
     }
     problems.extend(measure_problems.into_iter().map(|q| (q.path, q.reason)));
     let quarantined = quarantine_rows(problems);
@@ -254,16 +302,28 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         files_ignored: shard_index.ignored,
         quarantined: quarantined.clone(),
         patients_indexed: shard_index.patients.len(),
-        config: vec![
-            ("point set".into(), opts.config.measure.point_set.clone()),
-            ("landmark (survival times)".into(), opts.config.survival.landmark.clone()),
-            ("Cox ties".into(), opts.config.survival.ties.clone()),
-            ("shard".into(), format!("{}/{}", shard.index(), shard.count())),
-        ],
+        config: super::merge::config_summary(
+            &opts.config,
+            &format!("{}/{}", shard.index(), shard.count()),
+        ),
         ..DataQuality::default()
     };
 
     let t_cohort = Instant::now();
+    // What `merge` needs to recompute the cohort from shard folders.
+    let inputs = opts.out.join(super::merge::INPUTS_DIR);
+    std::fs::create_dir_all(&inputs).map_err(|source| RunError::Io {
+        path: inputs.clone(),
+        source,
+    })?;
+    write_atomic(
+        &inputs.join(super::merge::CLINICAL_COPY),
+        &read_bytes(&opts.clinical)?,
+    )?;
+    write_atomic(
+        &inputs.join(super::merge::CONFIG_COPY),
+        opts.config_text.as_bytes(),
+    )?;
     write_atomic(
         &opts.out.join("index.json"),
         &serde_json::to_vec_pretty(&shard_index).map_err(|e| RunError::Config(e.to_string()))?,
@@ -280,7 +340,10 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         },
     )?;
     for (p, reason) in &cohort.not_evaluable {
-        log.warn("patient_not_evaluable", json!({"patient_id": p, "reason": reason}));
+        log.warn(
+            "patient_not_evaluable",
+            json!({"patient_id": p, "reason": reason}),
+        );
     }
     for p in &cohort.only_clinical {
         log.warn("patient_only_in_clinical_table", json!({"patient_id": p}));
@@ -312,9 +375,22 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     })
 }
 
+fn read_bytes(path: &Path) -> Result<Vec<u8>, RunError> {
+    std::fs::read(path).map_err(|source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 fn read_clinical(path: &Path, cfg: &Config) -> Result<ClinicalTable, RunError> {
-    let f = std::fs::File::open(path).map_err(|source| RunError::Io { path: path.to_path_buf(), source })?;
-    ClinicalTable::read(f, &cfg.clinical).map_err(|source| RunError::Clinical { path: path.to_path_buf(), source })
+    let f = std::fs::File::open(path).map_err(|source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    ClinicalTable::read(f, &cfg.clinical).map_err(|source| RunError::Clinical {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Measures every annotation object of one study.
@@ -327,7 +403,11 @@ fn measure_study(
 ) -> StudyResult {
     let files: BTreeSet<&str> = work.files.iter().map(String::as_str).collect();
     let mut out = StudyResult::default();
-    for a in index.annotations.iter().filter(|a| a.study_uid == work.study_uid && files.contains(a.path.as_str())) {
+    for a in index
+        .annotations
+        .iter()
+        .filter(|a| a.study_uid == work.study_uid && files.contains(a.path.as_str()))
+    {
         let (rows, bad) = measure_annotation(export, index, a, opts, seg_opts);
         out.rows.extend(rows);
         out.quarantined.extend(bad);
@@ -338,13 +418,20 @@ fn measure_study(
 /// The row order of `lesions.csv` (the same as `oncometry measure`).
 pub fn sort_lesions(rows: &mut [LesionRow]) {
     rows.sort_by(|a, b| {
-        (&a.patient_id, &a.study_date, &a.source, &a.sop_instance_uid, &a.lesion_id).cmp(&(
-            &b.patient_id,
-            &b.study_date,
-            &b.source,
-            &b.sop_instance_uid,
-            &b.lesion_id,
-        ))
+        (
+            &a.patient_id,
+            &a.study_date,
+            &a.source,
+            &a.sop_instance_uid,
+            &a.lesion_id,
+        )
+            .cmp(&(
+                &b.patient_id,
+                &b.study_date,
+                &b.source,
+                &b.sop_instance_uid,
+                &b.lesion_id,
+            ))
     });
 }
 
@@ -358,7 +445,13 @@ pub fn shard_index(index: &ExportIndex, shard: Shard) -> ExportIndex {
     }
     idx.patients.retain(|p| shard.contains(&p.patient_id));
     idx.annotations.retain(|a| shard.contains(&a.patient_id));
-    idx.indexed = idx.patients.iter().flat_map(|p| &p.studies).flat_map(|s| &s.series).map(|s| s.n_instances).sum();
+    idx.indexed = idx
+        .patients
+        .iter()
+        .flat_map(|p| &p.studies)
+        .flat_map(|s| &s.series)
+        .map(|s| s.n_instances)
+        .sum();
     if shard.index() != 0 {
         idx.ignored = 0;
         idx.quarantined.clear();
@@ -369,13 +462,15 @@ pub fn shard_index(index: &ExportIndex, shard: Shard) -> ExportIndex {
     idx
 }
 
-fn progress_bar(len: usize) -> indicatif::ProgressBar {
+fn progress_bar(len: usize, quiet: bool) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() || std::env::var_os("ONCOMETRY_QUIET").is_some() {
+    if quiet || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let pb = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("measuring {bar:40} {pos}/{len} studies ({eta})") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("measuring {bar:40} {pos}/{len} studies ({eta})")
+    {
         pb.set_style(style);
     }
     pb

@@ -77,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let response = response_config(&config, &base).map_err(|e| usage(format!("config: {e}")))?;
     let shard = match &args.shard {
         None => Shard::all(),
-        Some(s) => Shard::parse_with_env(s, &|k: &str| std::env::var(k).ok())
+        Some(s) => Shard::parse_with_env(s, |k: &str| std::env::var(k).ok())
             .map_err(|e| usage(format!("--shard: {e}")))?,
     };
     let minutes = args.stable_age.unwrap_or(config.run.stable_age_minutes);

@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use super::atomic::write_atomic;
 use super::clinical::ClinicalTable;
 use super::config::Config;
+use super::keyimages::StoredImage;
 use super::lock::OutputLock;
-use super::outputs::{CohortInputs, CohortSummary, quarantine_rows, write_cohort_outputs};
+use super::outputs::{
+    CohortInputs, CohortSummary, IMAGES_INDEX, ImageIndexRow, quarantine_rows, write_cohort_outputs,
+};
 use super::run::{RunError, sort_lesions};
 use crate::dicom::index::ExportIndex;
 use crate::report::{DataQuality, LesionRow};
@@ -51,7 +54,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<CohortSummary, RunError> 
     let mut index = ExportIndex::default();
     let mut lesions: Vec<LesionRow> = Vec::new();
     let mut problems = Vec::new();
+    let mut images = Vec::new();
     for s in shards {
+        images.extend(read_images(s)?);
         let part: ExportIndex = serde_json::from_str(&read(&s.join("index.json"))?)
             .map_err(|e| RunError::Config(format!("{}: {e}", s.join("index.json").display())))?;
         index.files_seen += part.files_seen;
@@ -132,9 +137,39 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<CohortSummary, RunError> 
             clinical: &clinical,
             config: &config,
             response: &response_cfg,
-            key_images: &[],
+            images: &images,
         },
     )?)
+}
+
+/// A shard's key images, back from `images/index.csv` and its PNG files.
+fn read_images(dir: &Path) -> Result<Vec<StoredImage>, RunError> {
+    use base64::Engine;
+    let index = dir.join(IMAGES_INDEX);
+    if !index.is_file() {
+        return Ok(Vec::new());
+    }
+    let bad = |e: String| RunError::Config(format!("{}: {e}", index.display()));
+    let mut rdr = csv::Reader::from_path(&index).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    for row in rdr.deserialize::<ImageIndexRow>() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let png = |rel: &str| {
+            std::fs::read(dir.join(rel)).map_err(|source| RunError::Io {
+                path: dir.join(rel),
+                source,
+            })
+        };
+        out.push(StoredImage {
+            patient_id: row.patient_id,
+            study_date: row.study_date,
+            lesion_id: row.lesion_id,
+            caption: row.caption,
+            crop: base64::engine::general_purpose::STANDARD.encode(png(&row.file)?),
+            thumbnail: base64::engine::general_purpose::STANDARD.encode(png(&row.thumbnail)?),
+        });
+    }
+    Ok(out)
 }
 
 fn read(path: &Path) -> Result<String, RunError> {

@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod clinical;
 pub mod cohort;
 pub mod config;
+pub mod keyimages;
 pub mod lock;
 pub mod manifest;
 pub mod measure_stage;

@@ -10,12 +10,14 @@ use super::atomic::{AtomicError, OutputSet};
 use super::clinical::ClinicalTable;
 use super::cohort::survival_analyses;
 use super::config::Config;
+use super::keyimages::{StoredImage, finish_images};
 use crate::report::writers::{LESIONS_HEADER, PATIENTS_HEADER, TIMEPOINTS_HEADER};
 use crate::report::{
-    DataQuality, EndpointResults, KeyImage, LesionRow, QuarantinedFile, ReportInput, csv_string,
-    figures, quarantine_csv, render_report, survival_json,
+    DataQuality, EndpointResults, ImageSource, KeyImage, LesionRow, QuarantinedFile, ReportInput,
+    csv_string, figures, quarantine_csv, render_report, survival_json,
 };
 use crate::response::{self, CohortResponse, LesionInput, PatientRow};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -50,7 +52,8 @@ pub struct CohortInputs<'a> {
     pub clinical: &'a ClinicalTable,
     pub config: &'a Config,
     pub response: &'a response::Config,
-    pub key_images: &'a [KeyImage],
+    /// Rendered key images (from the run's per-study results, or a merge's shard folders).
+    pub images: &'a [StoredImage],
 }
 
 /// Computes and writes every cohort output into `out` (each file atomically, replaced as a
@@ -65,7 +68,7 @@ pub fn write_cohort_outputs(
         clinical,
         config,
         response: response_cfg,
-        key_images,
+        images,
     } = inputs;
     let rows: Vec<LesionInput> = lesions
         .iter()
@@ -127,6 +130,10 @@ pub fn write_cohort_outputs(
     quality.patients_only_images = only_images.clone();
     quality.lesions_measured = lesions.len();
 
+    std::fs::create_dir_all(out.join("images")).map_err(|source| AtomicError::Io {
+        path: out.join("images"),
+        source,
+    })?;
     std::fs::create_dir_all(out.join("figures")).map_err(|source| AtomicError::Io {
         path: out.join("figures"),
         source,
@@ -153,6 +160,41 @@ pub fn write_cohort_outputs(
         quarantine_csv(&quality.quarantined)?.as_bytes(),
     )?;
 
+    let timepoint_of: BTreeMap<(String, String), usize> = cohort
+        .timepoints
+        .iter()
+        .map(|t| ((t.patient_id.clone(), t.study_date.clone()), t.timepoint))
+        .collect();
+    let finished = finish_images(images, &timepoint_of);
+    let mut index_rows = Vec::with_capacity(finished.len());
+    for (rel, ki, crop) in &finished {
+        let thumb_rel = rel.replace(".png", "_thumb.png");
+        if let Some(dir) = out.join(rel).parent() {
+            std::fs::create_dir_all(dir).map_err(|source| AtomicError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        set.add_bytes(&out.join(rel), crop)?;
+        if let Some(ImageSource::Png(t)) = &ki.thumbnail {
+            set.add_bytes(&out.join(&thumb_rel), t)?;
+        }
+        index_rows.push(ImageIndexRow {
+            patient_id: ki.patient_id.clone(),
+            timepoint: ki.timepoint,
+            study_date: ki.study_date.clone(),
+            lesion_id: ki.lesion_id.clone(),
+            caption: ki.caption.clone(),
+            file: rel.clone(),
+            thumbnail: thumb_rel,
+        });
+    }
+    set.add_bytes(
+        &out.join(IMAGES_INDEX),
+        csv_string("images/index.csv", IMAGE_INDEX_HEADER, &index_rows)?.as_bytes(),
+    )?;
+    let key_images: Vec<KeyImage> = finished.into_iter().map(|(_, k, _)| k).collect();
+    let key_images = key_images.as_slice();
     let input = ReportInput {
         title: "oncometry report",
         quality: &quality,
@@ -262,6 +304,30 @@ fn patients_csv(patients: &[PatientRow], clinical: &ClinicalTable) -> Result<Str
         .into_inner()
         .map_err(|e| err(csv::Error::from(e.into_error())))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `images/index.csv`: which PNG shows which lesion at which timepoint (and what `merge`
+/// reads back from shard folders).
+pub const IMAGES_INDEX: &str = "images/index.csv";
+const IMAGE_INDEX_HEADER: &[&str] = &[
+    "patient_id",
+    "timepoint",
+    "study_date",
+    "lesion_id",
+    "caption",
+    "file",
+    "thumbnail",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageIndexRow {
+    pub patient_id: String,
+    pub timepoint: usize,
+    pub study_date: String,
+    pub lesion_id: String,
+    pub caption: String,
+    pub file: String,
+    pub thumbnail: String,
 }
 
 /// The quarantine list of a run: every file not used, sorted by path, one row per reason.

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::atomic::{AtomicError, clean_stale_temps, write_atomic};
 use super::clinical::{ClinicalError, ClinicalTable};
 use super::config::Config;
+use super::keyimages::{StoredImage, render_annotation};
 use super::lock::{LockError, OutputLock};
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError, StudyWork};
 use super::measure_stage::{index_export, measure_annotation};
@@ -28,6 +29,7 @@ use super::signals::{StopFlag, StopSignal};
 use crate::dicom::index::{ExportIndex, IndexError, Quarantined};
 use crate::dicom::seg::SegOptions;
 use crate::measure::MeasureOptions;
+use crate::report::keyimage::{KeyImageOptions, Window, WindowChoice};
 use crate::report::{DataQuality, LesionRow};
 use crate::response;
 
@@ -111,6 +113,11 @@ impl RunOutcome {
 struct StudyResult {
     rows: Vec<LesionRow>,
     quarantined: Vec<Quarantined>,
+    #[serde(default)]
+    images: Vec<StoredImage>,
+    /// Lesions without a key image, and why (logged; the numbers are unaffected).
+    #[serde(default)]
+    no_image: Vec<String>,
 }
 
 pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcome, RunError> {
@@ -130,7 +137,10 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         json!({"shard": format!("{}/{}", opts.shard.index(), opts.shard.count()), "jobs": opts.jobs, "full": opts.full}),
     );
 
-    let clinical = read_clinical(&opts.clinical, &opts.config)?;
+    let mut clinical = read_clinical(&opts.clinical, &opts.config)?;
+    // A shard answers for its own patients only; the others' clinical rows belong to the
+    // shards that image them (`merge` joins the whole table).
+    clinical.patients.retain(|id, _| opts.shard.contains(id));
     for w in &clinical.warnings {
         log.warn("clinical_cell", json!({"message": w}));
     }
@@ -228,6 +238,11 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         .num_threads(opts.jobs)
         .build()
         .map_err(|e| RunError::Config(format!("thread pool: {e}")))?;
+    let images = opts
+        .config
+        .run
+        .images
+        .then(|| key_image_options(&opts.config));
     let progress = progress_bar(studies.ready.len(), opts.quiet);
     let mut measured = 0;
     // Chunks of a few studies keep every worker busy while results are stored in order and
@@ -242,7 +257,14 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                 .map(|w| {
                     (
                         w,
-                        measure_study(&opts.export, &index, w, &measure_opts, &seg_opts),
+                        measure_study(
+                            &opts.export,
+                            &index,
+                            w,
+                            &measure_opts,
+                            &seg_opts,
+                            images.as_ref(),
+                        ),
                     )
                 })
                 .collect()
@@ -250,6 +272,12 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         for (w, r) in results {
             let bytes = serde_json::to_vec(&r).map_err(|e| RunError::Config(e.to_string()))?;
             manifest.store_result(w, &cfg_hash, &bytes)?;
+            for m in &r.no_image {
+                log.warn(
+                    "no_key_image",
+                    json!({"patient_id": w.patient_id, "message": m}),
+                );
+            }
             log.info(
                 "study_measured",
                 json!({"patient_id": w.patient_id, "study_uid": w.study_uid, "reason": format!("{:?}", w.reason),
@@ -265,6 +293,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     // 4. Every stored result of this shard (fresh and reused) → the cohort outputs.
     let mut lesions = Vec::new();
     let mut measure_problems = Vec::new();
+    let mut stored_images = Vec::new();
     for stored in manifest.results()? {
         if !want(&stored.patient_id) {
             continue;
@@ -273,6 +302,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
             Ok(r) => {
                 lesions.extend(r.rows);
                 measure_problems.extend(r.quarantined);
+                stored_images.extend(r.images);
             }
             Err(e) => log.warn(
                 "stored_result_unreadable",
@@ -336,7 +366,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
             clinical: &clinical,
             config: &opts.config,
             response: &opts.response,
-            key_images: &[],
+            images: &stored_images,
         },
     )?;
     for (p, reason) in &cohort.not_evaluable {
@@ -375,6 +405,14 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     })
 }
 
+fn key_image_options(cfg: &Config) -> KeyImageOptions {
+    let mut o = KeyImageOptions::default();
+    if let (Some(center), Some(width)) = (cfg.images.window_center, cfg.images.window_width) {
+        o.window = WindowChoice::Fixed(Window { center, width });
+    }
+    o
+}
+
 fn read_bytes(path: &Path) -> Result<Vec<u8>, RunError> {
     std::fs::read(path).map_err(|source| RunError::Io {
         path: path.to_path_buf(),
@@ -400,6 +438,7 @@ fn measure_study(
     work: &StudyWork,
     opts: &MeasureOptions,
     seg_opts: &SegOptions,
+    images: Option<&KeyImageOptions>,
 ) -> StudyResult {
     let files: BTreeSet<&str> = work.files.iter().map(String::as_str).collect();
     let mut out = StudyResult::default();
@@ -409,6 +448,11 @@ fn measure_study(
         .filter(|a| a.study_uid == work.study_uid && files.contains(a.path.as_str()))
     {
         let (rows, bad) = measure_annotation(export, index, a, opts, seg_opts);
+        if let Some(img_opts) = images {
+            let (imgs, missing) = render_annotation(export, index, a, &rows, seg_opts, img_opts);
+            out.images.extend(imgs);
+            out.no_image.extend(missing);
+        }
         out.rows.extend(rows);
         out.quarantined.extend(bad);
     }

@@ -9,4 +9,5 @@ mod measure;
 mod pipeline;
 mod report;
 mod response;
+mod run;
 mod survival;

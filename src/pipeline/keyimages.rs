@@ -1,0 +1,269 @@
+//! Key images in the run: for every measured lesion, the source slice of its long axis is
+//! found (referenced series, nearest slice through the long axis' end point), decoded alone,
+//! and drawn with the outline and both axes. A slice that cannot be found or decoded only
+//! costs the picture: the lesion keeps its numbers and the reason goes to the log.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::dicom::index::{Annotation, AnnotationKind, ExportIndex};
+use crate::dicom::open::open_full;
+use crate::dicom::pixels::{CandidateImage, SliceRef, decode_candidate, select_source_image};
+use crate::dicom::rtstruct::read_rtstruct;
+use crate::dicom::seg::{SegOptions, read_seg};
+use crate::measure::{MaskLesion, MaskSlice};
+use crate::report::keyimage::{
+    KeyImageOptions, Outline, Overlay, SliceImage, Window, render_key_image,
+};
+use crate::report::{ImageSource, KeyImage, LesionRow};
+
+/// A rendered key image as kept in the manifest with its study's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredImage {
+    pub patient_id: String,
+    pub study_date: String,
+    pub lesion_id: String,
+    pub caption: String,
+    /// PNG, base64 (the study result is JSON).
+    pub crop: String,
+    pub thumbnail: String,
+}
+
+/// Renders the key images of one annotation object's measured rows. Returns the images and
+/// one line per lesion that got none, with why.
+pub fn render_annotation(
+    export: &Path,
+    index: &ExportIndex,
+    a: &Annotation,
+    rows: &[LesionRow],
+    seg_opts: &SegOptions,
+    opts: &KeyImageOptions,
+) -> (Vec<StoredImage>, Vec<String>) {
+    let mut images = Vec::new();
+    let mut missing = Vec::new();
+    let rows: Vec<&LesionRow> = rows
+        .iter()
+        .filter(|r| r.sop_instance_uid == a.sop_instance_uid && r.long_axis_mm > 0.0)
+        .collect();
+    if rows.is_empty() {
+        return (images, missing);
+    }
+    let candidates: Vec<CandidateImage> = index
+        .images
+        .iter()
+        .filter(|(_, r)| r.series_uid == a.referenced_series_uid)
+        .filter_map(|(uid, r)| {
+            let p = r.plane.as_ref()?;
+            Some(CandidateImage {
+                path: export.join(&r.path),
+                sop_instance_uid: uid.clone(),
+                position: p.origin,
+                orientation: [
+                    p.row_dir[0],
+                    p.row_dir[1],
+                    p.row_dir[2],
+                    p.col_dir[0],
+                    p.col_dir[1],
+                    p.col_dir[2],
+                ],
+                frame: 0,
+            })
+        })
+        .collect();
+    if candidates.is_empty() {
+        missing.push(format!(
+            "{}: no image of the referenced series in the export",
+            a.path
+        ));
+        return (images, missing);
+    }
+    let outlines = outlines(export, a, seg_opts);
+    for row in rows {
+        let (Some(x1), Some(y1), Some(z1), Some(x2), Some(y2), Some(z2)) = (
+            row.la_x1, row.la_y1, row.la_z1, row.la_x2, row.la_y2, row.la_z2,
+        ) else {
+            continue;
+        };
+        let la = [[x1, y1, z1], [x2, y2, z2]];
+        let sa = match (
+            row.sa_x1, row.sa_y1, row.sa_z1, row.sa_x2, row.sa_y2, row.sa_z2,
+        ) {
+            (Some(a1), Some(b1), Some(c1), Some(a2), Some(b2), Some(c2)) => {
+                Some([[a1, b1, c1], [a2, b2, c2]])
+            }
+            _ => None,
+        };
+        let o = &candidates[0].orientation;
+        let normal = cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+        let slice = SliceRef::through_point(None, la[0], normal);
+        let result = select_source_image(&candidates, &slice)
+            .map_err(|e| e.to_string())
+            .and_then(|c| decode_candidate(c).map_err(|e| e.to_string()))
+            .and_then(|d| {
+                let grid = d
+                    .grid
+                    .ok_or_else(|| "source image has no geometry".to_string())?;
+                SliceImage::new(
+                    grid,
+                    d.values,
+                    d.modality,
+                    d.window.map(|(center, width)| Window { center, width }),
+                    d.photometric_interpretation == "MONOCHROME1",
+                )
+                .map_err(|e| e.to_string())
+            })
+            .and_then(|img| {
+                let outline = match outlines.get(&row.lesion_id) {
+                    Some(Shape::Mask(m)) => {
+                        nearest_slice(m, la[0], normal).map_or(Outline::None, Outline::Mask)
+                    }
+                    Some(Shape::Polygons(p)) => Outline::Polygons(on_plane(p, la[0], normal)),
+                    None => Outline::None,
+                };
+                let overlay = Overlay {
+                    label: row.label.clone(),
+                    long_axis: Some(la),
+                    long_axis_mm: row.long_axis_mm,
+                    short_axis: sa,
+                    short_axis_mm: row.short_axis_mm,
+                    outline,
+                };
+                render_key_image(&img, &overlay, opts).map_err(|e| e.to_string())
+            });
+        match result {
+            Ok(pngs) => images.push(StoredImage {
+                patient_id: row.patient_id.clone(),
+                study_date: row.study_date.clone(),
+                lesion_id: row.lesion_id.clone(),
+                caption: format!(
+                    "{} — LA {:.1} mm, SA {:.1} mm",
+                    row.label, row.long_axis_mm, row.short_axis_mm
+                ),
+                crop: STANDARD.encode(&pngs.crop),
+                thumbnail: STANDARD.encode(&pngs.thumbnail),
+            }),
+            Err(e) => missing.push(format!(
+                "{} lesion {}: no key image: {e}",
+                a.path, row.lesion_id
+            )),
+        }
+    }
+    (images, missing)
+}
+
+enum Shape {
+    Mask(MaskLesion),
+    Polygons(Vec<Vec<[f64; 3]>>),
+}
+
+/// The outlines of one object's lesions by lesion id (none for SR, or when the object
+/// cannot be read again: the key image is then drawn without an outline).
+fn outlines(export: &Path, a: &Annotation, seg_opts: &SegOptions) -> BTreeMap<String, Shape> {
+    let mut out = BTreeMap::new();
+    if a.kind == AnnotationKind::Sr {
+        return out;
+    }
+    let Ok(opened) = open_full(&export.join(&a.path), &a.path) else {
+        return out;
+    };
+    match a.kind {
+        AnnotationKind::Seg => {
+            if let Ok(seg) = read_seg(&opened.obj, &a.path, seg_opts) {
+                for s in seg.segments {
+                    out.insert(s.info.lesion_id(), Shape::Mask(s.lesion));
+                }
+            }
+        }
+        AnnotationKind::Rtstruct => {
+            if let Ok(rt) = read_rtstruct(&opened.obj, &a.path) {
+                for r in rt.rois {
+                    out.insert(r.info.name.clone(), Shape::Polygons(r.lesion.polygons));
+                }
+            }
+        }
+        AnnotationKind::Sr => {}
+    }
+    out
+}
+
+fn nearest_slice(m: &MaskLesion, point: [f64; 3], normal: [f64; 3]) -> Option<MaskSlice> {
+    m.slices
+        .iter()
+        .min_by(|a, b| {
+            let da = dot(sub(a.grid.origin, point), normal).abs();
+            let db = dot(sub(b.grid.origin, point), normal).abs();
+            da.total_cmp(&db)
+        })
+        .cloned()
+}
+
+fn on_plane(polys: &[Vec<[f64; 3]>], point: [f64; 3], normal: [f64; 3]) -> Vec<Vec<[f64; 3]>> {
+    polys
+        .iter()
+        .filter(|p| {
+            p.first()
+                .is_some_and(|v| dot(sub(*v, point), normal).abs() < 0.5)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Key images for the report and the files under `images/`, named by timepoint index so the
+/// names carry no date or name: `images/<patient>/<timepoint>_<lesion>.png`.
+pub fn finish_images(
+    stored: &[StoredImage],
+    timepoint_of: &BTreeMap<(String, String), usize>,
+) -> Vec<(String, KeyImage, Vec<u8>)> {
+    use crate::report::keyimage::safe_file_stem;
+    let mut out = Vec::new();
+    for s in stored {
+        let Some(&tp) = timepoint_of.get(&(s.patient_id.clone(), s.study_date.clone())) else {
+            continue;
+        };
+        let (Ok(crop), Ok(thumb)) = (STANDARD.decode(&s.crop), STANDARD.decode(&s.thumbnail))
+        else {
+            continue;
+        };
+        let rel = format!(
+            "images/{}/{}_{}.png",
+            safe_file_stem(&s.patient_id),
+            tp,
+            safe_file_stem(&s.lesion_id)
+        );
+        out.push((
+            rel,
+            KeyImage {
+                patient_id: s.patient_id.clone(),
+                lesion_id: s.lesion_id.clone(),
+                timepoint: tp,
+                study_date: s.study_date.clone(),
+                caption: s.caption.clone(),
+                source: ImageSource::Png(crop.clone()),
+                thumbnail: Some(ImageSource::Png(thumb)),
+            },
+            crop,
+        ));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}

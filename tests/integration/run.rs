@@ -1,0 +1,418 @@
+//! `oncometry run` and `oncometry merge` end to end on the demo export (highdicom SEGs,
+//! deflated CT) and its clinical table. Expectations come from the demo's simulation
+//! (`fixtures/demo/expected.csv`), not from our own earlier output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::util::{fixture, oncometry};
+
+fn run_demo(out: &Path, extra: &[&str]) -> Output {
+    let mut c = oncometry();
+    c.arg("run")
+        .arg(fixture("demo"))
+        .arg("--clinical")
+        .arg(fixture("demo/clinical.csv"))
+        .arg("--out")
+        .arg(out)
+        .args(["--stable-age", "0", "--quiet"])
+        .args(extra);
+    c.output().expect("run oncometry")
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The data tables a run writes (everything but the log and the manifest).
+const TABLES: &[&str] = &[
+    "lesions.csv",
+    "timepoints.csv",
+    "patients.csv",
+    "survival.json",
+    "quarantine.csv",
+    "index.json",
+    "report.html",
+    "images/index.csv",
+];
+
+fn csv_column(text: &str, col: &str) -> BTreeMap<String, String> {
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let h = rdr.headers().unwrap().clone();
+    let i = h.iter().position(|x| x == col).unwrap();
+    rdr.records()
+        .map(|r| r.unwrap())
+        .map(|r| (r[0].to_string(), r[i].to_string()))
+        .collect()
+}
+
+#[test]
+fn demo_run_gives_the_simulated_responses_and_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = run_demo(&out, &["--jobs", "2"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in TABLES.iter().chain(&[
+        "run.jsonl",
+        "figures/forest.svg",
+        "figures/km_dfs_by_response.svg",
+    ]) {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    // Best overall response of every patient is the one the demo simulated.
+    let expected = csv_column(
+        &read(&fixture("demo/expected.csv")),
+        "expected_best_overall_response",
+    );
+    let got = csv_column(&read(&out.join("patients.csv")), "best_overall_response");
+    assert_eq!(got, expected);
+    // Clinical columns are carried through.
+    let arm = csv_column(&read(&out.join("patients.csv")), "arm");
+    assert_eq!(arm, csv_column(&read(&fixture("demo/clinical.csv")), "arm"));
+    // survival.json has every contract key per endpoint, with PR as the Cox reference.
+    let s: serde_json::Value = serde_json::from_str(&read(&out.join("survival.json"))).unwrap();
+    for ep in ["dfs", "os"] {
+        let e = &s["endpoints"][ep];
+        assert_eq!(e["n"], 40);
+        for k in [
+            "km_by_response",
+            "logrank_by_response",
+            "cox_response",
+            "km_by_d_high",
+            "logrank_by_d_high",
+            "cox_d_high",
+            "cox_d_continuous",
+            "median_follow_up",
+        ] {
+            assert!(e[k].is_object(), "{ep}.{k}: {}", e[k]);
+        }
+        let terms: Vec<&str> = e["cox_response"]["coefficients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["term"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            terms,
+            ["best_overall_responseSD", "best_overall_responsePD"]
+        );
+        // The demo simulates a much higher hazard after progression.
+        assert!(e["cox_response"]["coefficients"][1]["hr"].as_f64().unwrap() > 2.0);
+        assert_eq!(
+            e["cox_d_continuous"]["coefficients"][0]["term"],
+            "d_percent"
+        );
+    }
+    // A key image for every lesion with a long axis, named by timepoint.
+    let lesions = read(&out.join("lesions.csv"));
+    let measured = csv::Reader::from_reader(lesions.as_bytes())
+        .deserialize::<oncometry::report::LesionRow>()
+        .filter(|r| r.as_ref().unwrap().long_axis_mm > 0.0)
+        .count();
+    let images = read(&out.join("images/index.csv"));
+    assert_eq!(images.lines().count() - 1, measured);
+    assert!(
+        out.join("images/DEMO-001")
+            .read_dir()
+            .unwrap()
+            .any(|e| { e.unwrap().file_name().to_string_lossy().starts_with("0_") })
+    );
+    // The log names patients by id only (the demo's PatientName is DEMO^nnn).
+    assert!(!read(&out.join("run.jsonl")).contains("DEMO^"));
+}
+
+#[test]
+fn rerun_reuses_every_study_and_equals_a_full_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    assert_eq!(run_demo(&a, &[]).status.code(), Some(0));
+    let again = run_demo(&a, &[]);
+    assert_eq!(again.status.code(), Some(0));
+    let log = read(&a.join("run.jsonl"));
+    let last_run: Vec<&str> = log
+        .lines()
+        .skip_while(|l| !l.contains("\"studies_reused\":120"))
+        .collect();
+    assert!(
+        !last_run.is_empty(),
+        "second run did not reuse all 120 studies:\n{log}"
+    );
+    assert!(!last_run.iter().any(|l| l.contains("study_measured")));
+    assert_eq!(run_demo(&b, &["--full"]).status.code(), Some(0));
+    for f in TABLES {
+        assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f} differs");
+    }
+}
+
+#[test]
+fn changed_study_is_the_only_one_remeasured() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    copy_dir(&fixture("demo"), &export);
+    let out = dir.path().join("out");
+    let run = |out: &Path| {
+        oncometry()
+            .args(["run"])
+            .arg(&export)
+            .arg("--clinical")
+            .arg(export.join("clinical.csv"))
+            .arg("--out")
+            .arg(out)
+            .args(["--stable-age", "0", "-q"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&out).status.code(), Some(0));
+    // Delete one SEG: its study is re-measured (now without that patient's lesions there).
+    let seg = find_seg(&export, "DEMO-003");
+    std::fs::remove_file(&seg).unwrap();
+    assert_eq!(run(&out).status.code(), Some(0));
+    let log = read(&out.join("run.jsonl"));
+    let second: Vec<&str> = log
+        .lines()
+        .skip_while(|l| !l.contains("\"studies_measured\":120"))
+        .skip(1)
+        .collect();
+    let measured: Vec<&&str> = second
+        .iter()
+        .filter(|l| l.contains("\"study_measured\""))
+        .collect();
+    assert_eq!(measured.len(), 1, "{measured:?}");
+    assert!(measured[0].contains("DEMO-003"));
+    let fresh = dir.path().join("fresh");
+    assert_eq!(run(&fresh).status.code(), Some(0));
+    for f in TABLES {
+        assert_eq!(
+            read(&out.join(f)),
+            read(&fresh.join(f)),
+            "{f} differs from a fresh run"
+        );
+    }
+}
+
+#[test]
+fn shards_merged_equal_a_single_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("single");
+    assert_eq!(run_demo(&single, &[]).status.code(), Some(0));
+    let mut parts = Vec::new();
+    for i in 0..3 {
+        let p = dir.path().join(format!("part{i}"));
+        let o = run_demo(&p, &["--shard", &format!("{i}/3")]);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        parts.push(p);
+    }
+    let merged = dir.path().join("merged");
+    let o = oncometry()
+        .arg("merge")
+        .args(&parts)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in [
+        "lesions.csv",
+        "timepoints.csv",
+        "patients.csv",
+        "survival.json",
+        "quarantine.csv",
+        "index.json",
+    ] {
+        assert_eq!(read(&single.join(f)), read(&merged.join(f)), "{f} differs");
+    }
+    // The shards really split the cohort.
+    let sizes: Vec<usize> = parts
+        .iter()
+        .map(|p| read(&p.join("patients.csv")).lines().count() - 1)
+        .collect();
+    assert!(sizes.iter().all(|&n| n > 0 && n < 40), "{sizes:?}");
+}
+
+#[test]
+fn a_second_concurrent_run_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let _held = oncometry::pipeline::lock::OutputLock::acquire(&out).unwrap();
+    let o = run_demo(&out, &[]);
+    assert_eq!(o.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&std::process::id().to_string()),
+        "holder pid not named: {err}"
+    );
+}
+
+#[test]
+fn killed_runs_leave_complete_outputs_and_the_next_run_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    assert_eq!(run_demo(&reference, &[]).status.code(), Some(0));
+    let out = dir.path().join("out");
+    for delay_ms in [30u64, 150, 400] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oncometry"))
+            .arg("run")
+            .arg(fixture("demo"))
+            .arg("--clinical")
+            .arg(fixture("demo/clinical.csv"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--stable-age", "0", "-q", "--full"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Whatever is visible is a complete file: every CSV parses, the JSON parses.
+        for f in ["lesions.csv", "patients.csv", "timepoints.csv"] {
+            if out.join(f).exists() {
+                let text = read(&out.join(f));
+                assert!(
+                    csv::Reader::from_reader(text.as_bytes())
+                        .records()
+                        .all(|r| r.is_ok()),
+                    "{f} torn"
+                );
+            }
+        }
+        if out.join("survival.json").exists() {
+            serde_json::from_str::<serde_json::Value>(&read(&out.join("survival.json")))
+                .expect("survival.json torn");
+        }
+    }
+    let o = run_demo(&out, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in TABLES {
+        assert_eq!(
+            read(&out.join(f)),
+            read(&reference.join(f)),
+            "{f} differs after kills"
+        );
+    }
+    let leftovers: Vec<PathBuf> = walk(&out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".oncometry.tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn patients_on_one_side_of_the_clinical_join_are_listed_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let clinical = dir.path().join("clinical.csv");
+    let text = read(&fixture("demo/clinical.csv"));
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("DEMO-007,"))
+        .collect();
+    lines.push("NOIMG-1,100,1,200,0,HT,UPS");
+    std::fs::write(&clinical, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("out");
+    let o = oncometry()
+        .arg("run")
+        .arg(fixture("demo"))
+        .arg("--clinical")
+        .arg(&clinical)
+        .arg("--out")
+        .arg(&out)
+        .args(["--stable-age", "0", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let reason = csv_column(&read(&out.join("patients.csv")), "reason");
+    assert!(
+        reason["DEMO-007"].contains("clinical"),
+        "{}",
+        reason["DEMO-007"]
+    );
+    assert!(
+        reason["NOIMG-1"].contains("no imaging"),
+        "{}",
+        reason["NOIMG-1"]
+    );
+    let s: serde_json::Value = serde_json::from_str(&read(&out.join("survival.json"))).unwrap();
+    assert_eq!(s["endpoints"]["dfs"]["n"], 39);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = oncometry()
+        .args(["run", "/nonexistent/export", "--clinical", "x.csv", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[measure]\npoint_sets = \"edges\"\n").unwrap();
+    let o = run_demo(&dir.path().join("o"), &["--config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("point_sets"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for p in walk(from) {
+        let rel = p.strip_prefix(from).unwrap();
+        let dst = to.join(rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(&p, &dst).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A SEG file of one patient (the demo keeps each patient's files in its own folder).
+fn find_seg(export: &Path, patient: &str) -> PathBuf {
+    let idx = oncometry::pipeline::measure_stage::index_export(export, 1).unwrap();
+    let a = idx
+        .annotations
+        .iter()
+        .find(|a| a.patient_id == patient)
+        .expect("a SEG of that patient");
+    export.join(&a.path)
+}

@@ -7,7 +7,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
@@ -45,7 +44,7 @@ impl RunLog {
         };
         let run_id = format!(
             "{}-{}",
-            humantime::format_rfc3339_seconds(SystemTime::now()),
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
             std::process::id()
         );
         Ok(RunLog {
@@ -64,7 +63,7 @@ impl RunLog {
         let mut line = Map::new();
         line.insert(
             "ts".into(),
-            Value::String(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         );
         line.insert("run".into(), Value::String(self.run_id.clone()));
         line.insert("level".into(), Value::String(level.as_str().into()));

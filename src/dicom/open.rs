@@ -242,6 +242,26 @@ fn check_pixel_data_fits(
     if pixel_data_ends_file(f, size, expected, ts, encapsulated).map_err(io)? {
         return Ok(());
     }
+    if ts == DEFLATED_EXPLICIT_LE {
+        // The deflate stream itself says whether the file is whole: inflate it to nowhere
+        // (no data set is built) and require at least the declared pixel bytes.
+        return match inflated_len(f, deflate_start(f, size).map_err(io)?) {
+            Ok(n) if n >= expected => Ok(()),
+            Ok(n) => Err(DicomError::Truncated {
+                file: file.to_owned(),
+                reason: format!(
+                    "deflated data set holds {n} bytes, less than the {expected} bytes of pixel data declared"
+                ),
+            }),
+            Err(e) => Err(DicomError::Truncated {
+                file: file.to_owned(),
+                reason: format!(
+                    "deflated data set is cut short: {}",
+                    one_line(&e.to_string())
+                ),
+            }),
+        };
+    }
     // slow path: parse everything
     let full = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
@@ -260,6 +280,45 @@ fn check_pixel_data_fits(
         bare: false,
     };
     check_full_pixel_data(file, &opened_full)
+}
+
+const DEFLATED_EXPLICIT_LE: &str = "1.2.840.10008.1.2.1.99";
+
+/// Where the deflated data set starts: after the (never deflated) file meta group, whose
+/// length is the value of (0002,0000) right after the preamble and magic.
+fn deflate_start(mut f: &File, size: u64) -> std::io::Result<u64> {
+    let mut head = [0u8; 144];
+    f.seek(SeekFrom::Start(0))?;
+    let n = f.read(&mut head)?;
+    let base = if n >= 132 && &head[128..132] == b"DICM" {
+        132
+    } else {
+        0
+    };
+    let b = &head[base..n];
+    // (0002,0000) UL, explicit VR LE: tag(4) "UL"(2) len(2) value(4).
+    if b.len() < 12 || b[0..4] != [0x02, 0x00, 0x00, 0x00] {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "no file meta group length",
+        ));
+    }
+    let group_len = u64::from(u32::from_le_bytes([b[8], b[9], b[10], b[11]]));
+    let start = base as u64 + 12 + group_len;
+    if start > size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "file meta longer than the file",
+        ));
+    }
+    Ok(start)
+}
+
+/// Inflates the raw deflate stream from `start` to the end, counting bytes.
+fn inflated_len(mut f: &File, start: u64) -> std::io::Result<u64> {
+    f.seek(SeekFrom::Start(start))?;
+    let mut dec = flate2::read::DeflateDecoder::new(std::io::BufReader::new(f));
+    std::io::copy(&mut dec, &mut std::io::sink())
 }
 
 /// The fast check: does the file end with a PixelData element of the declared length

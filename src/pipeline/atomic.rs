@@ -46,6 +46,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AtomicError + '_ {
 pub struct AtomicFile {
     target: PathBuf,
     temp: BufWriter<NamedTempFile>,
+    /// fsync the data before the rename (off only for outputs that are rebuilt from the
+    /// manifest on every run, see [`OutputSet::add_bytes_rebuildable`]).
+    sync: bool,
 }
 
 impl AtomicFile {
@@ -66,6 +69,7 @@ impl AtomicFile {
         Ok(Self {
             target: target.to_path_buf(),
             temp: BufWriter::new(temp),
+            sync: true,
         })
     }
 
@@ -81,7 +85,9 @@ impl AtomicFile {
             path: target.clone(),
             source: e.into_error(),
         })?;
-        temp.as_file().sync_all().map_err(io_err(&target))?;
+        if self.sync {
+            temp.as_file().sync_all().map_err(io_err(&target))?;
+        }
         Ok((target, temp))
     }
 
@@ -169,6 +175,19 @@ impl OutputSet {
     {
         let file = self.file(path)?;
         fill(file).map_err(io_err(path))
+    }
+
+    /// Like [`OutputSet::add_bytes`] (still renamed into place, so never seen partial) but
+    /// without an fsync of its data: for many small files that every run writes again from
+    /// durable state (key images come from the manifest), where one fsync each would
+    /// dominate the run on slow disks. A power cut can leave such a file empty until the
+    /// next run rewrites it.
+    pub fn add_bytes_rebuildable(&mut self, path: &Path, bytes: &[u8]) -> Result<(), AtomicError> {
+        self.add_bytes(path, bytes)?;
+        if let Some(f) = self.files.last_mut() {
+            f.sync = false;
+        }
+        Ok(())
     }
 
     /// The targets in commit order.

@@ -878,6 +878,40 @@ impl Manifest {
         tx.commit().map_err(e)
     }
 
+    /// Stores several studies' results in one transaction (all or none): a run stores a
+    /// chunk of studies at a time so that one fsync covers many studies.
+    pub fn store_results(
+        &mut self,
+        items: &[(&StudyWork, Vec<u8>)],
+        config_hash: &str,
+    ) -> Result<(), ManifestError> {
+        let path = self.path.clone();
+        let e = |err| sqlite(&path, err);
+        let tx = self.conn.transaction().map_err(e)?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        {
+            let mut put = tx
+                .prepare(
+                    "INSERT OR REPLACE INTO results
+                        (study_uid, patient_id, fingerprint, config_hash, result, stored_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(e)?;
+            for (work, result) in items {
+                put.execute(params![
+                    work.study_uid,
+                    work.patient_id,
+                    work.fingerprint.as_slice(),
+                    config_hash,
+                    result,
+                    now,
+                ])
+                .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
     /// Deletes the stored results of patients `want` rejects (one transaction) and returns
     /// their study UIDs. Call it in a sharded run: if the shard count changed since the
     /// folder was last used, patients that now belong to another shard must leave this

@@ -175,9 +175,9 @@ pub fn write_cohort_outputs(
                 source,
             })?;
         }
-        set.add_bytes(&out.join(rel), crop)?;
+        set.add_bytes_rebuildable(&out.join(rel), crop)?;
         if let Some(ImageSource::Png(t)) = &ki.thumbnail {
-            set.add_bytes(&out.join(&thumb_rel), t)?;
+            set.add_bytes_rebuildable(&out.join(&thumb_rel), t)?;
         }
         index_rows.push(ImageIndexRow {
             patient_id: ki.patient_id.clone(),

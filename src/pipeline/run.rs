@@ -247,7 +247,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     let mut measured = 0;
     // Chunks of a few studies keep every worker busy while results are stored in order and
     // the stop flag is honoured between chunks.
-    for chunk in studies.ready.chunks(opts.jobs.max(1) * 4) {
+    for chunk in studies.ready.chunks(opts.jobs.max(1) * 16) {
         if stop.should_stop() {
             break;
         }
@@ -269,9 +269,8 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                 })
                 .collect()
         });
-        for (w, r) in results {
-            let bytes = serde_json::to_vec(&r).map_err(|e| RunError::Config(e.to_string()))?;
-            manifest.store_result(w, &cfg_hash, &bytes)?;
+        let mut batch = Vec::with_capacity(results.len());
+        for (w, r) in &results {
             for m in &r.no_image {
                 log.warn(
                     "no_key_image",
@@ -283,9 +282,15 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                 json!({"patient_id": w.patient_id, "study_uid": w.study_uid, "reason": format!("{:?}", w.reason),
                        "lesions": r.rows.len(), "problems": r.quarantined.len()}),
             );
-            measured += 1;
-            progress.inc(1);
+            batch.push((
+                *w,
+                serde_json::to_vec(r).map_err(|e| RunError::Config(e.to_string()))?,
+            ));
         }
+        // One transaction per chunk: a kill loses at most the chunk being measured.
+        manifest.store_results(&batch, &cfg_hash)?;
+        measured += batch.len();
+        progress.inc(batch.len() as u64);
     }
     progress.finish_and_clear();
     let measure_seconds = t_measure.elapsed().as_secs_f64();

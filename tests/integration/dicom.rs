@@ -749,3 +749,33 @@ fn measure_on_the_corpus_matches_the_voxelised_ground_truth() {
     sorted.sort();
     assert_eq!(keys, sorted);
 }
+
+/// A deflated CT cut short inside its (compressed) pixel data is quarantined by the
+/// header-only index: the deflate stream ends early.
+#[test]
+fn truncated_deflated_file_is_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx =
+        oncometry::pipeline::measure_stage::index_export(&crate::util::fixture("demo/DEMO-001"), 1)
+            .unwrap();
+    let ct = idx
+        .images
+        .values()
+        .find(|r| r.plane.is_some())
+        .map(|r| crate::util::fixture("demo/DEMO-001").join(&r.path))
+        .expect("a CT slice");
+    let bytes = std::fs::read(&ct).unwrap();
+    std::fs::write(dir.path().join("whole.dcm"), &bytes).unwrap();
+    // Cut only the last bytes: the header still parses; only the stream's end is missing.
+    std::fs::write(dir.path().join("cut.dcm"), &bytes[..bytes.len() - 3]).unwrap();
+    let idx = oncometry::pipeline::measure_stage::index_export(dir.path(), 1).unwrap();
+    assert_eq!(idx.files_seen, 2);
+    assert_eq!(idx.indexed, 1, "{:?}", idx.quarantined);
+    assert_eq!(idx.quarantined.len(), 1);
+    assert_eq!(idx.quarantined[0].path, "cut.dcm");
+    assert!(
+        idx.quarantined[0].reason.contains("deflated"),
+        "{}",
+        idx.quarantined[0].reason
+    );
+}

@@ -213,3 +213,118 @@ fn fit(
         .map_err(|e| e.to_string())
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::config::ClinicalConfig;
+
+    fn patient(id: &str, bor: &str, d: f64) -> PatientRow {
+        PatientRow {
+            patient_id: id.into(),
+            n_timepoints: 2,
+            baseline_sum_mm: Some(100.0),
+            best_overall_response: bor.into(),
+            d_percent: Some(d),
+            d_high: Some(u8::from(d > 0.0)),
+            evaluable: true,
+            reason: String::new(),
+        }
+    }
+
+    fn clinical(rows: &[(&str, f64, u8)]) -> ClinicalTable {
+        let mut text = String::from("patient_id,dfs_time,dfs_event,os_time,os_event\n");
+        for (id, t, e) in rows {
+            text.push_str(&format!("{id},{t},{e},{t},{e}\n"));
+        }
+        ClinicalTable::read(text.as_bytes(), &ClinicalConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn landmark_times_start_at_the_assessment_and_drop_earlier_exits() {
+        let patients = vec![
+            patient("A", "PR", -40.0),
+            patient("B", "SD", 5.0),
+            patient("C", "PD", 30.0),
+            patient("D", "SD", -10.0),
+        ];
+        // D's event (day 50) comes before its day-60 assessment: not at risk at the landmark.
+        let table = clinical(&[
+            ("A", 400.0, 0),
+            ("B", 300.0, 1),
+            ("C", 200.0, 1),
+            ("D", 50.0, 1),
+        ]);
+        let landmarks: BTreeMap<String, f64> = [("A", 60.0), ("B", 60.0), ("C", 70.0), ("D", 60.0)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        let eps = &ClinicalConfig::default().endpoints;
+        let base = survival_analyses(
+            &patients,
+            &table,
+            eps,
+            &SurvivalConfig::default(),
+            &landmarks,
+        );
+        let cfg = SurvivalConfig {
+            landmark: "assessment".into(),
+            ..SurvivalConfig::default()
+        };
+        let lm = survival_analyses(&patients, &table, eps, &cfg, &landmarks);
+        assert_eq!((base[0].n, base[0].events), (4, 3));
+        assert_eq!((lm[0].n, lm[0].events), (3, 2));
+        let times = |ep: &EndpointResults| -> Vec<f64> {
+            let fit = ep.km_by_d_high.as_ref().expect("km by d_high");
+            let mut t: Vec<f64> = fit
+                .groups
+                .iter()
+                .flat_map(|g| g.table.iter().map(|r| r.time))
+                .collect();
+            t.sort_by(f64::total_cmp);
+            t
+        };
+        assert_eq!(times(&base[0]), [50.0, 200.0, 300.0, 400.0]);
+        assert_eq!(times(&lm[0]), [130.0, 240.0, 340.0]);
+    }
+
+    #[test]
+    fn response_analyses_leave_out_ne_and_use_pr_as_reference() {
+        let patients = vec![
+            patient("A", "PR", -40.0),
+            patient("B", "SD", 5.0),
+            patient("C", "PD", 30.0),
+            patient("E", "NE", 0.0),
+            patient("F", "SD", 1.0),
+            patient("G", "PR", -35.0),
+        ];
+        let table = clinical(&[
+            ("A", 400.0, 0),
+            ("B", 300.0, 1),
+            ("C", 200.0, 1),
+            ("E", 10.0, 1),
+            ("F", 250.0, 1),
+            ("G", 380.0, 1),
+        ]);
+        let eps = &ClinicalConfig::default().endpoints;
+        let r = survival_analyses(
+            &patients,
+            &table,
+            eps,
+            &SurvivalConfig::default(),
+            &BTreeMap::new(),
+        );
+        let km = r[0].km_by_response.as_ref().unwrap();
+        let groups: Vec<&str> = km.groups.iter().map(|g| g.group.as_str()).collect();
+        assert_eq!(groups, ["PR", "SD", "PD"]);
+        assert_eq!(km.groups.iter().map(|g| g.n).sum::<usize>(), 5);
+        let cox = r[0].cox_response.as_ref().unwrap();
+        let terms: Vec<&str> = cox.coefficients.iter().map(|t| t.term.as_str()).collect();
+        assert_eq!(
+            terms,
+            ["best_overall_responseSD", "best_overall_responsePD"]
+        );
+        // All six patients count for n and the follow-up, NE included.
+        assert_eq!(r[0].n, 6);
+    }
+}

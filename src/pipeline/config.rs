@@ -49,7 +49,27 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
+        let c: Config =
+            toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        if !matches!(c.survival.landmark.as_str(), "baseline" | "assessment") {
+            return Err(format!(
+                "[survival] landmark = {:?}: expected \"baseline\" or \"assessment\"",
+                c.survival.landmark
+            ));
+        }
+        if !matches!(c.survival.ties.as_str(), "efron" | "breslow") {
+            return Err(format!(
+                "[survival] ties = {:?}: expected \"efron\" or \"breslow\"",
+                c.survival.ties
+            ));
+        }
+        if !(c.survival.d_per.is_finite() && c.survival.d_per > 0.0) {
+            return Err(format!(
+                "[survival] d_per = {}: must be a positive number",
+                c.survival.d_per
+            ));
+        }
+        Ok(c)
     }
 
     /// A fingerprint of everything that changes derived per-study results: cached
@@ -163,8 +183,6 @@ pub struct SurvivalConfig {
     /// D landmark assessment, dropping patients with no follow-up after it, to avoid
     /// guarantee-time bias.
     pub landmark: String,
-    /// Extra clinical columns to group KM / log-rank by (e.g. `histology`, `arm`).
-    pub extra_groupings: Vec<String>,
     /// Ties method for Cox: `efron` or `breslow`.
     pub ties: String,
     /// Percentage points per HR unit for continuous D.
@@ -175,7 +193,6 @@ impl Default for SurvivalConfig {
     fn default() -> Self {
         SurvivalConfig {
             landmark: "baseline".into(),
-            extra_groupings: vec![],
             ties: "efron".into(),
             d_per: 10.0,
         }
@@ -208,6 +225,32 @@ mod tests {
     fn unknown_key_is_an_error_that_names_it() {
         let err = Config::parse("[measure]\npoint_sets = \"edges\"\n").unwrap_err();
         assert!(err.contains("point_sets"), "{err}");
+    }
+
+    #[test]
+    fn survival_choices_are_checked() {
+        assert!(
+            Config::parse("[survival]\nlandmark = \"asessment\"\n")
+                .unwrap_err()
+                .contains("landmark")
+        );
+        assert!(
+            Config::parse("[survival]\nties = \"exact\"\n")
+                .unwrap_err()
+                .contains("ties")
+        );
+        assert!(
+            Config::parse("[survival]\nd_per = 0\n")
+                .unwrap_err()
+                .contains("d_per")
+        );
+        assert_eq!(
+            Config::parse("[survival]\nlandmark = \"assessment\"\n")
+                .unwrap()
+                .survival
+                .landmark,
+            "assessment"
+        );
     }
 
     #[test]

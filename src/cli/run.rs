@@ -116,6 +116,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(sig) = outcome.interrupted {
+        eprintln!(
+            "oncometry: stopped by {}; the next run finishes the work",
+            sig.name()
+        );
+        return Ok(ExitCode::from(sig.exit_code()));
+    }
     let c = outcome.cohort.as_ref();
     eprintln!(
         "oncometry run: {} files, {} quarantined; {} studies measured, {} reused, {} still arriving; {} lesions; {} patients ({} evaluable); report: {}",
@@ -129,13 +136,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         c.map_or(0, |c| c.evaluable),
         args.out.join("report.html").display()
     );
-    if let Some(sig) = outcome.interrupted {
-        eprintln!(
-            "oncometry: stopped by {}; the next run finishes the work",
-            sig.name()
-        );
-        return Ok(ExitCode::from(sig.exit_code()));
-    }
     Ok(ExitCode::from(if outcome.is_partial() {
         EXIT_PARTIAL
     } else {

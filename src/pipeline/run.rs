@@ -199,6 +199,10 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     let want = move |pid: &str| shard.contains(pid);
     let _ = plan.hash_pending(&want, stop);
     let committed = manifest.commit_files(&plan)?;
+    if let Some(sig) = stop.signal() {
+        // Stopped while hashing: the hashes done so far are kept for the next run.
+        return Ok(interrupted(log, sig, t0, index.files_seen, 0));
+    }
     if shard.count() > 1 {
         for s in manifest.retain_patients(&want)? {
             log.info("study_left_shard", json!({"study_uid": s}));
@@ -294,6 +298,13 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     }
     progress.finish_and_clear();
     let measure_seconds = t_measure.elapsed().as_secs_f64();
+
+    // Stopped by a signal: what was measured is in the manifest; the previous complete
+    // outputs stay as they are (outputs from part of the studies would replace them with
+    // a cohort that never existed). The next run measures the rest.
+    if let Some(sig) = stop.signal() {
+        return Ok(interrupted(log, sig, t0, index.files_seen, measured));
+    }
 
     // 4. Every stored result of this shard (fresh and reused) → the cohort outputs.
     let mut lesions = Vec::new();
@@ -416,6 +427,30 @@ fn key_image_options(cfg: &Config) -> KeyImageOptions {
         o.window = WindowChoice::Fixed(Window { center, width });
     }
     o
+}
+
+fn interrupted(
+    log: &RunLog,
+    sig: StopSignal,
+    t0: Instant,
+    files_seen: usize,
+    measured: usize,
+) -> RunOutcome {
+    log.warn(
+        "run_interrupted",
+        json!({"signal": sig.name(), "studies_measured": measured, "seconds": t0.elapsed().as_secs_f64()}),
+    );
+    log.flush();
+    RunOutcome {
+        interrupted: Some(sig),
+        files_seen,
+        quarantined: 0,
+        studies_measured: measured,
+        studies_reused: 0,
+        studies_waiting: 0,
+        lesions: 0,
+        cohort: None,
+    }
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, RunError> {

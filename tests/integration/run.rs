@@ -416,3 +416,50 @@ fn find_seg(export: &Path, patient: &str) -> PathBuf {
         .expect("a SEG of that patient");
     export.join(&a.path)
 }
+
+#[test]
+fn sigterm_stops_cleanly_and_the_next_run_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    assert_eq!(run_demo(&reference, &[]).status.code(), Some(0));
+    let out = dir.path().join("out");
+    let mut saw_143 = false;
+    for delay_ms in [20u64, 80, 200] {
+        let child = Command::new(env!("CARGO_BIN_EXE_oncometry"))
+            .arg("run")
+            .arg(fixture("demo"))
+            .arg("--clinical")
+            .arg(fixture("demo/clinical.csv"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--stable-age", "0", "-q", "--full", "--jobs", "1"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let o = child.wait_with_output().unwrap();
+        // Either it finished before the signal (0) or it stopped cleanly (143).
+        match o.status.code() {
+            Some(143) => saw_143 = true,
+            Some(0) => {}
+            other => panic!("unexpected exit {other:?}"),
+        }
+    }
+    assert!(saw_143, "no run was caught by SIGTERM");
+    let o = run_demo(&out, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in TABLES {
+        assert_eq!(
+            read(&out.join(f)),
+            read(&reference.join(f)),
+            "{f} differs after SIGTERM"
+        );
+    }
+}

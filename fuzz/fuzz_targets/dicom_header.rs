@@ -1,23 +1,18 @@
-//! Header-only parse (stop before Pixel Data), as `oncometry index` reads every file.
-//!
-//! TODO(lead, after merging branch `dicom`): also call the indexer's own entry points on the
-//! same bytes: `oncometry::dicom::open::sniff(data)` directly, and
-//! `oncometry::dicom::open::open(path, "fuzz", ReadMode::Header)` on a temporary file (or a
-//! from-bytes variant if the reader grows one).
+//! Header read, as `oncometry index` reads every file of an export: `open::sniff` on the
+//! first bytes, then `open::open(.., ReadMode::Header)` (stops before Pixel Data, checks the
+//! declared pixel data fits the file) and `open::expected_native_len` on what it returns.
+//! Bad input must come back as `Probe::NotDicom` or `Err(DicomError)`, never a panic.
 #![no_main]
 
 mod common;
 
-use dicom_dictionary_std::tags;
-use dicom_object::{OpenFileOptions, ReadPreamble};
 use libfuzzer_sys::fuzz_target;
+use oncometry::dicom::open::{self, ReadMode};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(obj) = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Auto)
-        .read_until(tags::PIXEL_DATA)
-        .from_reader(data)
-    {
-        common::walk(&obj, 0);
+    let _ = open::sniff(&data[..data.len().min(132)]);
+    if let Some(opened) = common::open_bytes(data, ReadMode::Header) {
+        let _ = open::expected_native_len(&opened.obj, common::FILE);
+        common::walk(&opened.obj, 0);
     }
 });

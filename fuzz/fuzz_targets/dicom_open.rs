@@ -1,13 +1,18 @@
-//! Whole-file parse of arbitrary bytes with dicom-object (what `oncometry measure` does to
-//! every annotation object). Must return an error, never panic, hang or blow up memory.
+//! Whole-file read, `open::open_full` (what `oncometry measure` does to every annotation
+//! object): Part 10, meta without preamble, and the bare-data-set fallback. Must return an
+//! error, never panic, hang or blow up memory.
 #![no_main]
 
 mod common;
 
 use libfuzzer_sys::fuzz_target;
+use oncometry::dicom::open;
 
 fuzz_target!(|data: &[u8]| {
-    if let Some(obj) = common::open(data) {
-        common::walk(&obj, 0);
+    let Some(path) = common::to_file(data) else {
+        return;
+    };
+    if let Ok(opened) = open::open_full(path, common::FILE) {
+        common::walk(&opened.obj, 0);
     }
 });

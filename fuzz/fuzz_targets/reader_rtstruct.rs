@@ -1,25 +1,18 @@
-//! RTSTRUCT (ROI contours, contour data triplets).
-//!
-//! TODO(lead, after merging branch `dicom`): this target is a placeholder until the reader
-//! lands in main. Replace the walk below with `oncometry::dicom::rtstruct::read_rtstruct(&obj, "fuzz")` (it must return
-//! `Err(DicomError)` for every malformed input, never panic). Until then it fuzzes the part of
-//! the object the reader will read.
+//! RTSTRUCT (ROIs, contour data triplets, referenced series): `open::open_full` (which takes
+//! bare data sets without file meta, as pydicom's `rtstruct.dcm`) then
+//! `rtstruct::read_rtstruct`. Every malformed input must give `Err(DicomError)`, never a
+//! panic.
 #![no_main]
 
 mod common;
 
-use dicom_dictionary_std::tags;
 use libfuzzer_sys::fuzz_target;
+use oncometry::dicom::open::ReadMode;
+use oncometry::dicom::rtstruct;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(obj) = common::open(data) else {
+    let Some(opened) = common::open_bytes(data, ReadMode::Full) else {
         return;
     };
-    if let Ok(seq) = obj.element(tags::ROI_CONTOUR_SEQUENCE) {
-        if let Some(items) = seq.items() {
-            for item in items {
-                common::walk(item, 0);
-            }
-        }
-    }
+    let _ = rtstruct::read_rtstruct(&opened.obj, common::FILE);
 });

@@ -1,25 +1,17 @@
-//! DICOM SEG (segments, per-frame functional groups, frame → plane mapping).
-//!
-//! TODO(lead, after merging branch `dicom`): this target is a placeholder until the reader
-//! lands in main. Replace the walk below with `oncometry::dicom::seg::read_seg(&obj, ...)` (it must return
-//! `Err(DicomError)` for every malformed input, never panic). Until then it fuzzes the part of
-//! the object the reader will read.
+//! DICOM SEG (segments, per-frame functional groups, frame → plane mapping, BINARY bit
+//! unpacking, FRACTIONAL thresholds): `open::open_full` then `seg::read_seg`. Every malformed
+//! input must give `Err(DicomError)`, never a panic.
 #![no_main]
 
 mod common;
 
-use dicom_dictionary_std::tags;
 use libfuzzer_sys::fuzz_target;
+use oncometry::dicom::open::ReadMode;
+use oncometry::dicom::seg::{self, SegOptions};
 
 fuzz_target!(|data: &[u8]| {
-    let Some(obj) = common::open(data) else {
+    let Some(opened) = common::open_bytes(data, ReadMode::Full) else {
         return;
     };
-    if let Ok(seq) = obj.element(tags::SEGMENT_SEQUENCE) {
-        if let Some(items) = seq.items() {
-            for item in items {
-                common::walk(item, 0);
-            }
-        }
-    }
+    let _ = seg::read_seg(&opened.obj, common::FILE, &SegOptions::default());
 });

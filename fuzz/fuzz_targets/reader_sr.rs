@@ -1,25 +1,17 @@
-//! SR TID 1500 (measurement groups, SCOORD/SCOORD3D).
-//!
-//! TODO(lead, after merging branch `dicom`): this target is a placeholder until the reader
-//! lands in main. Replace the walk below with `oncometry::dicom::sr::read_sr(&obj, "fuzz")` (it must return
-//! `Err(DicomError)` for every malformed input, never panic). Until then it fuzzes the part of
-//! the object the reader will read.
+//! SR TID 1500 (measurement groups, linear measurements, SCOORD/SCOORD3D, UCUM units):
+//! `open::open_full` then `sr::read_sr`. Every malformed input must give
+//! `Err(DicomError)` or a report with what could be read, never a panic.
 #![no_main]
 
 mod common;
 
-use dicom_dictionary_std::tags;
 use libfuzzer_sys::fuzz_target;
+use oncometry::dicom::open::ReadMode;
+use oncometry::dicom::sr;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(obj) = common::open(data) else {
+    let Some(opened) = common::open_bytes(data, ReadMode::Full) else {
         return;
     };
-    if let Ok(seq) = obj.element(tags::CONTENT_SEQUENCE) {
-        if let Some(items) = seq.items() {
-            for item in items {
-                common::walk(item, 0);
-            }
-        }
-    }
+    let _ = sr::read_sr(&opened.obj, common::FILE);
 });

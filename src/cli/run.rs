@@ -43,6 +43,9 @@ pub struct Args {
     /// config, 10): studies still arriving from the PACS wait for the next run.
     #[arg(long)]
     pub stable_age: Option<f64>,
+    /// Name patients in run.jsonl by a stable pseudonym instead of their id.
+    #[arg(long)]
+    pub pseudonymize: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -89,7 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let log = RunLog::open(Some(&args.out.join("run.jsonl")))
-        .with_context(|| format!("cannot open {}", args.out.join("run.jsonl").display()))?;
+        .with_context(|| format!("cannot open {}", args.out.join("run.jsonl").display()))?
+        .with_pseudonyms(args.pseudonymize);
     let stop = StopFlag::install().context("cannot install signal handlers")?;
     let opts = RunOptions {
         export: args.export_dir,

@@ -222,7 +222,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     for w in &studies.still_arriving {
         log.info(
             "study_still_arriving",
-            json!({"patient_id": w.patient_id, "study_uid": w.study_uid}),
+            json!({"patient_id": log.patient(&w.patient_id), "study_uid": w.study_uid}),
         );
     }
 
@@ -278,12 +278,12 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
             for m in &r.no_image {
                 log.warn(
                     "no_key_image",
-                    json!({"patient_id": w.patient_id, "message": m}),
+                    json!({"patient_id": log.patient(&w.patient_id), "message": m.replace(&w.patient_id, &log.patient(&w.patient_id))}),
                 );
             }
             log.info(
                 "study_measured",
-                json!({"patient_id": w.patient_id, "study_uid": w.study_uid, "reason": format!("{:?}", w.reason),
+                json!({"patient_id": log.patient(&w.patient_id), "study_uid": w.study_uid, "reason": format!("{:?}", w.reason),
                        "lesions": r.rows.len(), "problems": r.quarantined.len()}),
             );
             batch.push((
@@ -388,14 +388,20 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     for (p, reason) in &cohort.not_evaluable {
         log.warn(
             "patient_not_evaluable",
-            json!({"patient_id": p, "reason": reason}),
+            json!({"patient_id": log.patient(p), "reason": reason.replace(p.as_str(), &log.patient(p))}),
         );
     }
     for p in &cohort.only_clinical {
-        log.warn("patient_only_in_clinical_table", json!({"patient_id": p}));
+        log.warn(
+            "patient_only_in_clinical_table",
+            json!({"patient_id": log.patient(p)}),
+        );
     }
     for p in &cohort.only_images {
-        log.warn("patient_only_in_images", json!({"patient_id": p}));
+        log.warn(
+            "patient_only_in_images",
+            json!({"patient_id": log.patient(p)}),
+        );
     }
     for w in &cohort.model_warnings {
         log.warn("model_warning", json!({"message": w}));

@@ -30,6 +30,7 @@ impl Level {
 pub struct RunLog {
     out: Mutex<Option<BufWriter<File>>>,
     run_id: String,
+    pseudonymize: bool,
 }
 
 impl RunLog {
@@ -50,7 +51,27 @@ impl RunLog {
         Ok(RunLog {
             out: Mutex::new(out),
             run_id,
+            pseudonymize: false,
         })
+    }
+
+    /// Log pseudonyms instead of patient ids (`--pseudonymize`).
+    pub fn with_pseudonyms(mut self, on: bool) -> Self {
+        self.pseudonymize = on;
+        self
+    }
+
+    /// How a patient is named in the log: the id, or with `--pseudonymize` a stable
+    /// pseudonym (`P-` + 12 hex digits of BLAKE3 of the id) that links the lines of one
+    /// patient across nights without showing the id. It is not a secret: whoever has the
+    /// id list can recompute it.
+    pub fn patient(&self, id: &str) -> String {
+        if self.pseudonymize {
+            let h = blake3::hash(id.as_bytes()).to_hex();
+            format!("P-{}", &h.as_str()[..12])
+        } else {
+            id.to_string()
+        }
     }
 
     pub fn run_id(&self) -> &str {
@@ -110,6 +131,16 @@ impl Drop for RunLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pseudonyms_are_stable_and_hide_the_id() {
+        let log = RunLog::open(None).unwrap().with_pseudonyms(true);
+        let a = log.patient("DEMO-001");
+        assert_eq!(a, log.patient("DEMO-001"));
+        assert_ne!(a, log.patient("DEMO-002"));
+        assert!(a.starts_with("P-") && a.len() == 14 && !a.contains("DEMO"));
+        assert_eq!(RunLog::open(None).unwrap().patient("DEMO-001"), "DEMO-001");
+    }
 
     #[test]
     fn appends_one_json_object_per_line() {

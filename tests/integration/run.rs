@@ -463,3 +463,13 @@ fn sigterm_stops_cleanly_and_the_next_run_finishes() {
         );
     }
 }
+
+#[test]
+fn pseudonymize_keeps_patient_ids_out_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(run_demo(&out, &["--pseudonymize"]).status.code(), Some(0));
+    let log = read(&out.join("run.jsonl"));
+    assert!(log.contains("\"patient_id\":\"P-"), "no pseudonym logged");
+    assert!(!log.contains("DEMO-0"), "a patient id reached the log");
+}

@@ -66,16 +66,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for w in &idx.warnings {
         eprintln!("warning: {}: {}", w.path, w.reason);
     }
-    let mut w = csv::Writer::from_path(&args.out)
+    // Same text as `run`'s lesions.csv (header kept for an empty table), written atomically.
+    let text = oncometry::report::csv_string(
+        "lesions.csv",
+        oncometry::report::writers::LESIONS_HEADER,
+        &rows,
+    )?;
+    oncometry::pipeline::atomic::write_atomic(&args.out, text.as_bytes())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    for r in &rows {
-        w.serialize(r)?;
-    }
-    if rows.is_empty() {
-        // keep the header so downstream readers see the columns
-        w.write_record(lesion_header())?;
-    }
-    w.flush()?;
     eprintln!(
         "measured {} lesion(s) from {} annotation object(s); {} problem(s)",
         rows.len(),
@@ -90,37 +88,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         EXIT_PARTIAL
     };
     Ok(ExitCode::from(code))
-}
-
-fn lesion_header() -> Vec<&'static str> {
-    vec![
-        "patient_id",
-        "study_uid",
-        "study_date",
-        "source",
-        "sop_instance_uid",
-        "lesion_id",
-        "label",
-        "is_node",
-        "organ",
-        "long_axis_mm",
-        "short_axis_mm",
-        "slice_position_mm",
-        "n_components",
-        "la_x1",
-        "la_y1",
-        "la_z1",
-        "la_x2",
-        "la_y2",
-        "la_z2",
-        "slice_thickness_mm",
-        "sa_x1",
-        "sa_y1",
-        "sa_z1",
-        "sa_x2",
-        "sa_y2",
-        "sa_z2",
-        "referenced_series_uid",
-        "path",
-    ]
 }

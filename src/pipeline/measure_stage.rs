@@ -58,22 +58,7 @@ pub fn measure_export_with(
         rows.extend(r);
         quarantined.extend(q);
     }
-    rows.sort_by(|a, b| {
-        (
-            &a.patient_id,
-            &a.study_date,
-            &a.source,
-            &a.sop_instance_uid,
-            &a.lesion_id,
-        )
-            .cmp(&(
-                &b.patient_id,
-                &b.study_date,
-                &b.source,
-                &b.sop_instance_uid,
-                &b.lesion_id,
-            ))
-    });
+    crate::report::lesions::sort_lesion_rows(&mut rows);
     quarantined.sort();
     Ok((rows, quarantined))
 }

@@ -507,22 +507,7 @@ fn measure_study(
 
 /// The row order of `lesions.csv` (the same as `oncometry measure`).
 pub fn sort_lesions(rows: &mut [LesionRow]) {
-    rows.sort_by(|a, b| {
-        (
-            &a.patient_id,
-            &a.study_date,
-            &a.source,
-            &a.sop_instance_uid,
-            &a.lesion_id,
-        )
-            .cmp(&(
-                &b.patient_id,
-                &b.study_date,
-                &b.source,
-                &b.sop_instance_uid,
-                &b.lesion_id,
-            ))
-    });
+    crate::report::lesions::sort_lesion_rows(rows)
 }
 
 /// The part of the index that belongs to this shard. Files that belong to no patient

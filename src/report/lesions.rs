@@ -40,3 +40,24 @@ pub struct LesionRow {
     /// Annotation file, relative to the export folder.
     pub path: String,
 }
+
+/// The row order of `lesions.csv`: patient, study date, source, SOP Instance UID, lesion id
+/// (`measure`, `run` and `merge` all write this order, so their tables compare byte for byte).
+pub fn sort_lesion_rows(rows: &mut [LesionRow]) {
+    rows.sort_by(|a, b| {
+        (
+            &a.patient_id,
+            &a.study_date,
+            &a.source,
+            &a.sop_instance_uid,
+            &a.lesion_id,
+        )
+            .cmp(&(
+                &b.patient_id,
+                &b.study_date,
+                &b.source,
+                &b.sop_instance_uid,
+                &b.lesion_id,
+            ))
+    });
+}

@@ -50,31 +50,11 @@ pub fn csv_string<T: Serialize>(
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-pub const PATIENTS_HEADER: &[&str] = &[
-    "patient_id",
-    "n_timepoints",
-    "baseline_sum_mm",
-    "best_overall_response",
-    "d_percent",
-    "d_high",
-    "evaluable",
-    "reason",
-];
+/// The contract's columns, owned by the response stage that writes the rows.
+pub const PATIENTS_HEADER: &[&str] = &crate::response::write::PATIENTS_HEADER;
 
-pub const TIMEPOINTS_HEADER: &[&str] = &[
-    "patient_id",
-    "timepoint",
-    "study_date",
-    "days_from_baseline",
-    "sum_mm",
-    "baseline_sum_mm",
-    "nadir_mm",
-    "pct_change_from_baseline",
-    "target_response",
-    "nontarget_response",
-    "new_lesions",
-    "overall_response",
-];
+/// The contract's columns, owned by the response stage that writes the rows.
+pub const TIMEPOINTS_HEADER: &[&str] = &crate::response::write::TIMEPOINTS_HEADER;
 
 pub const LESIONS_HEADER: &[&str] = &[
     "patient_id",

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::util::{fixture, oncometry};
 
-fn run_demo(out: &Path, extra: &[&str]) -> Output {
+/// `oncometry run` on the demo export into `out`, not yet started.
+fn demo_command(out: &Path, extra: &[&str]) -> Command {
     let mut c = oncometry();
     c.arg("run")
         .arg(fixture("demo"))
@@ -19,7 +20,16 @@ fn run_demo(out: &Path, extra: &[&str]) -> Output {
         .arg(out)
         .args(["--stable-age", "0", "--quiet"])
         .args(extra);
-    c.output().expect("run oncometry")
+    c
+}
+
+fn run_demo(out: &Path, extra: &[&str]) -> Output {
+    demo_command(out, extra).output().expect("run oncometry")
+}
+
+/// The same run in the background, for tests that signal or kill it.
+fn spawn_demo(out: &Path, extra: &[&str]) -> std::process::Child {
+    demo_command(out, extra).spawn().expect("start oncometry")
 }
 
 fn read(p: &Path) -> String {
@@ -267,16 +277,7 @@ fn killed_runs_leave_complete_outputs_and_the_next_run_finishes() {
     assert_eq!(run_demo(&reference, &[]).status.code(), Some(0));
     let out = dir.path().join("out");
     for delay_ms in [30u64, 150, 400] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oncometry"))
-            .arg("run")
-            .arg(fixture("demo"))
-            .arg("--clinical")
-            .arg(fixture("demo/clinical.csv"))
-            .arg("--out")
-            .arg(&out)
-            .args(["--stable-age", "0", "-q", "--full"])
-            .spawn()
-            .unwrap();
+        let mut child = spawn_demo(&out, &["--full"]);
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
@@ -425,16 +426,7 @@ fn sigterm_stops_cleanly_and_the_next_run_finishes() {
     let out = dir.path().join("out");
     let mut saw_143 = false;
     for delay_ms in [20u64, 80, 200] {
-        let child = Command::new(env!("CARGO_BIN_EXE_oncometry"))
-            .arg("run")
-            .arg(fixture("demo"))
-            .arg("--clinical")
-            .arg(fixture("demo/clinical.csv"))
-            .arg("--out")
-            .arg(&out)
-            .args(["--stable-age", "0", "-q", "--full", "--jobs", "1"])
-            .spawn()
-            .unwrap();
+        let child = spawn_demo(&out, &["--full", "--jobs", "1"]);
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

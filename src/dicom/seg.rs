@@ -345,6 +345,7 @@ pub fn read_seg(
             _ => u16::from_le_bytes([raw[2 * (f * px + k)], raw[2 * (f * px + k) + 1]]) as u32,
         }
     };
+    let binary_1bit = bits == 1 && !labelmap && threshold.is_none();
     let mut out = Vec::with_capacity(infos.len());
     for info in infos {
         let mut slices: Vec<(f64, MaskSlice)> = Vec::new();
@@ -354,18 +355,37 @@ pub fn read_seg(
             }
             let mut mask = vec![0u8; px];
             let mut any = false;
-            for (k, m) in mask.iter_mut().enumerate() {
-                let v = value(fi, k);
-                let inside = if labelmap {
-                    v == info.number as u32
-                } else if let Some(t) = threshold {
-                    v as f64 >= t && v > 0
+            if binary_1bit {
+                // BINARY, the usual SEG: unpack whole bytes (LSB first) when the frame starts
+                // on a byte boundary; this loop touches every pixel of every frame.
+                let start = fi * px;
+                if start % 8 == 0 {
+                    for (chunk, &byte) in mask.chunks_mut(8).zip(&raw[start / 8..]) {
+                        for (i, m) in chunk.iter_mut().enumerate() {
+                            *m = (byte >> i) & 1;
+                        }
+                    }
                 } else {
-                    v != 0
-                };
-                if inside {
-                    *m = 1;
-                    any = true;
+                    for (k, m) in mask.iter_mut().enumerate() {
+                        let b = start + k;
+                        *m = (raw[b / 8] >> (b % 8)) & 1;
+                    }
+                }
+                any = mask.contains(&1);
+            } else {
+                for (k, m) in mask.iter_mut().enumerate() {
+                    let v = value(fi, k);
+                    let inside = if labelmap {
+                        v == info.number as u32
+                    } else if let Some(t) = threshold {
+                        v as f64 >= t && v > 0
+                    } else {
+                        v != 0
+                    };
+                    if inside {
+                        *m = 1;
+                        any = true;
+                    }
                 }
             }
             if labelmap && !any {

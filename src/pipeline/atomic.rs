@@ -8,11 +8,13 @@
 //! was killed between "create temp" and "rename" leaves one behind, and
 //! [`clean_stale_temps`] (called by the next run while it holds the output lock) removes it.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use tempfile::NamedTempFile;
+use rayon::prelude::*;
+use tempfile::{NamedTempFile, TempPath};
 
 /// Every temporary file this module creates ends with this suffix (and starts with a dot).
 pub const TEMP_SUFFIX: &str = ".oncometry.tmp";
@@ -137,13 +139,18 @@ where
 /// - nothing is replaced until *every* file of the set has been written and fsynced: if any
 ///   write fails (disk full, a bug, an interrupt before [`OutputSet::commit`]) all old
 ///   versions stay and all temporaries are removed;
-/// - the renames then happen in the order the files were added, each one durable; a crash
-///   *during* that short rename phase can leave the first files new and the rest old. Add the
+/// - the renames then happen in the order the files were added (rebuildable files first),
+///   each one durable; a crash *during* that short rename phase can leave the first files new and the rest old. Add the
 ///   file that marks a run as complete (e.g. `run.jsonl` with its summary line) **last**: if
 ///   it is new, every file before it is new too.
 #[derive(Debug, Default)]
 pub struct OutputSet {
     files: Vec<AtomicFile>,
+    /// Rebuildable files already written and closed (no descriptor held: a run can write
+    /// tens of thousands of key images), renamed into place first on commit.
+    closed: Vec<(PathBuf, TempPath)>,
+    /// The targets so far, for the duplicate check (a set: runs add thousands of images).
+    targets: HashSet<PathBuf>,
 }
 
 impl OutputSet {
@@ -153,7 +160,7 @@ impl OutputSet {
 
     /// Starts a new version of `path` in the set; write to the returned file.
     pub fn file(&mut self, path: &Path) -> Result<&mut AtomicFile, AtomicError> {
-        if self.files.iter().any(|f| f.target == path) {
+        if !self.targets.insert(path.to_path_buf()) {
             return Err(AtomicError::Duplicate {
                 path: path.to_path_buf(),
             });
@@ -183,16 +190,42 @@ impl OutputSet {
     /// dominate the run on slow disks. A power cut can leave such a file empty until the
     /// next run rewrites it.
     pub fn add_bytes_rebuildable(&mut self, path: &Path, bytes: &[u8]) -> Result<(), AtomicError> {
-        self.add_bytes(path, bytes)?;
-        if let Some(f) = self.files.last_mut() {
-            f.sync = false;
+        self.add_many_rebuildable(&[(path.to_path_buf(), bytes)])
+    }
+
+    /// [`OutputSet::add_bytes_rebuildable`] for many files at once, written in parallel on
+    /// the current rayon pool: creating thousands of key-image files is file-system bound
+    /// (one inode each), and files in different folders do not wait for each other. Each
+    /// file is closed once written, so the number of open descriptors stays small.
+    pub fn add_many_rebuildable(&mut self, files: &[(PathBuf, &[u8])]) -> Result<(), AtomicError> {
+        for (path, _) in files {
+            if !self.targets.insert(path.clone()) {
+                return Err(AtomicError::Duplicate { path: path.clone() });
+            }
+        }
+        let written: Vec<Result<(PathBuf, TempPath), AtomicError>> = files
+            .par_iter()
+            .map(|(path, bytes)| {
+                let mut f = AtomicFile::create(path)?;
+                f.sync = false;
+                f.write_all(bytes).map_err(io_err(path))?;
+                let (target, temp) = f.finish()?;
+                Ok((target, temp.into_temp_path()))
+            })
+            .collect();
+        for f in written {
+            self.closed.push(f?);
         }
         Ok(())
     }
 
     /// The targets in commit order.
     pub fn targets(&self) -> Vec<&Path> {
-        self.files.iter().map(|f| f.target()).collect()
+        self.closed
+            .iter()
+            .map(|(t, _)| t.as_path())
+            .chain(self.files.iter().map(|f| f.target()))
+            .collect()
     }
 
     /// fsyncs every file, then renames them all in order (see the type's guarantees).
@@ -202,13 +235,24 @@ impl OutputSet {
             ready.push(f.finish()?);
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
+        let mut seen: HashSet<PathBuf> = HashSet::new();
+        for (target, temp) in self.closed {
+            temp.persist(&target).map_err(|e| AtomicError::Io {
+                path: target.clone(),
+                source: e.error,
+            })?;
+            let dir = parent_dir(&target);
+            if seen.insert(dir.clone()) {
+                dirs.push(dir);
+            }
+        }
         for (target, temp) in ready {
             temp.persist(&target).map_err(|e| AtomicError::Io {
                 path: target.clone(),
                 source: e.error,
             })?;
             let dir = parent_dir(&target);
-            if !dirs.contains(&dir) {
+            if seen.insert(dir.clone()) {
                 dirs.push(dir);
             }
         }
@@ -332,6 +376,34 @@ mod tests {
         assert!(err.to_string().contains("a.csv"), "{err}");
         assert_eq!(fs::read(&p).unwrap(), b"old");
         assert_eq!(names(d.path()), vec!["a.csv"]);
+    }
+
+    /// Thousands of key images must not mean thousands of open descriptors (a server's
+    /// `ulimit -n` is often 1024): rebuildable files are closed once written, and a dropped
+    /// set still removes them.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn many_rebuildable_files_hold_no_descriptors() {
+        let open_fds = || fs::read_dir("/proc/self/fd").unwrap().count();
+        let d = tempfile::tempdir().unwrap();
+        let files: Vec<(PathBuf, &[u8])> = (0..300)
+            .map(|i| (d.path().join(format!("{i}.png")), b"png".as_slice()))
+            .collect();
+        let before = open_fds();
+        {
+            let mut set = OutputSet::new();
+            set.add_many_rebuildable(&files).unwrap();
+            // other tests run in parallel threads and open files too: leave them room
+            assert!(open_fds() < before + 100, "{} fds open", open_fds());
+            assert_eq!(names(d.path()).len(), 300, "300 temporaries");
+            assert!(set.add_bytes(&files[7].0, b"again").is_err(), "duplicate");
+        }
+        assert!(names(d.path()).is_empty(), "{:?}", names(d.path()));
+        let mut set = OutputSet::new();
+        set.add_many_rebuildable(&files).unwrap();
+        set.commit().unwrap();
+        assert_eq!(fs::read(d.path().join("299.png")).unwrap(), b"png");
+        assert_eq!(names(d.path()).len(), 300);
     }
 
     #[test]

@@ -3,18 +3,16 @@
 //! and drawn with the outline and both axes. A slice that cannot be found or decoded only
 //! costs the picture: the lesion keeps its numbers and the reason goes to the log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::dicom::index::{Annotation, AnnotationKind, ExportIndex};
-use crate::dicom::open::open_full;
+use super::measure_stage::LesionShape;
+use crate::dicom::index::{Annotation, ExportIndex};
 use crate::dicom::pixels::{CandidateImage, SliceRef, decode_candidate, select_source_image};
-use crate::dicom::rtstruct::read_rtstruct;
-use crate::dicom::seg::{SegOptions, read_seg};
 use crate::measure::{MaskLesion, MaskSlice};
 use crate::report::keyimage::{
     KeyImageOptions, Outline, Overlay, SliceImage, Window, render_key_image,
@@ -33,14 +31,50 @@ pub struct StoredImage {
     pub thumbnail: String,
 }
 
-/// Renders the key images of one annotation object's measured rows. Returns the images and
-/// one line per lesion that got none, with why.
+/// The images of each series that a key image can be drawn from, by Series Instance UID:
+/// built once per run, so each lesion looks up its series instead of scanning the index.
+#[derive(Debug, Default)]
+pub struct SeriesImages(HashMap<String, Vec<CandidateImage>>);
+
+impl SeriesImages {
+    pub fn new(export: &Path, index: &ExportIndex) -> Self {
+        let mut by_series: HashMap<String, Vec<CandidateImage>> = HashMap::new();
+        for (uid, r) in &index.images {
+            let Some(p) = r.plane.as_ref() else { continue };
+            by_series
+                .entry(r.series_uid.clone())
+                .or_default()
+                .push(CandidateImage {
+                    path: export.join(&r.path),
+                    sop_instance_uid: uid.clone(),
+                    position: p.origin,
+                    orientation: [
+                        p.row_dir[0],
+                        p.row_dir[1],
+                        p.row_dir[2],
+                        p.col_dir[0],
+                        p.col_dir[1],
+                        p.col_dir[2],
+                    ],
+                    frame: 0,
+                });
+        }
+        SeriesImages(by_series)
+    }
+
+    fn of(&self, series_uid: &str) -> &[CandidateImage] {
+        self.0.get(series_uid).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Renders the key images of one annotation object's measured rows, outlining each lesion
+/// with the shape measurement decoded (`shapes`, by lesion id; none for SR). Returns the
+/// images and one line per lesion that got none, with why.
 pub fn render_annotation(
-    export: &Path,
-    index: &ExportIndex,
+    series: &SeriesImages,
     a: &Annotation,
     rows: &[LesionRow],
-    seg_opts: &SegOptions,
+    shapes: &BTreeMap<String, LesionShape>,
     opts: &KeyImageOptions,
 ) -> (Vec<StoredImage>, Vec<String>) {
     let mut images = Vec::new();
@@ -52,28 +86,7 @@ pub fn render_annotation(
     if rows.is_empty() {
         return (images, missing);
     }
-    let candidates: Vec<CandidateImage> = index
-        .images
-        .iter()
-        .filter(|(_, r)| r.series_uid == a.referenced_series_uid)
-        .filter_map(|(uid, r)| {
-            let p = r.plane.as_ref()?;
-            Some(CandidateImage {
-                path: export.join(&r.path),
-                sop_instance_uid: uid.clone(),
-                position: p.origin,
-                orientation: [
-                    p.row_dir[0],
-                    p.row_dir[1],
-                    p.row_dir[2],
-                    p.col_dir[0],
-                    p.col_dir[1],
-                    p.col_dir[2],
-                ],
-                frame: 0,
-            })
-        })
-        .collect();
+    let candidates = series.of(&a.referenced_series_uid);
     if candidates.is_empty() {
         missing.push(format!(
             "{}: no image of the referenced series in the export",
@@ -81,7 +94,6 @@ pub fn render_annotation(
         ));
         return (images, missing);
     }
-    let outlines = outlines(export, a, seg_opts);
     for row in rows {
         let (Some(x1), Some(y1), Some(z1), Some(x2), Some(y2), Some(z2)) = (
             row.la_x1, row.la_y1, row.la_z1, row.la_x2, row.la_y2, row.la_z2,
@@ -100,7 +112,7 @@ pub fn render_annotation(
         let o = &candidates[0].orientation;
         let normal = cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
         let slice = SliceRef::through_point(None, la[0], normal);
-        let result = select_source_image(&candidates, &slice)
+        let result = select_source_image(candidates, &slice)
             .map_err(|e| e.to_string())
             .and_then(|c| decode_candidate(c).map_err(|e| e.to_string()))
             .and_then(|d| {
@@ -117,11 +129,11 @@ pub fn render_annotation(
                 .map_err(|e| e.to_string())
             })
             .and_then(|img| {
-                let outline = match outlines.get(&row.lesion_id) {
-                    Some(Shape::Mask(m)) => {
+                let outline = match shapes.get(&row.lesion_id) {
+                    Some(LesionShape::Mask(m)) => {
                         nearest_slice(m, la[0], normal).map_or(Outline::None, Outline::Mask)
                     }
-                    Some(Shape::Polygons(p)) => Outline::Polygons(on_plane(p, la[0], normal)),
+                    Some(LesionShape::Polygons(p)) => Outline::Polygons(on_plane(p, la[0], normal)),
                     None => Outline::None,
                 };
                 let overlay = Overlay {
@@ -153,41 +165,6 @@ pub fn render_annotation(
         }
     }
     (images, missing)
-}
-
-enum Shape {
-    Mask(MaskLesion),
-    Polygons(Vec<Vec<[f64; 3]>>),
-}
-
-/// The outlines of one object's lesions by lesion id (none for SR, or when the object
-/// cannot be read again: the key image is then drawn without an outline).
-fn outlines(export: &Path, a: &Annotation, seg_opts: &SegOptions) -> BTreeMap<String, Shape> {
-    let mut out = BTreeMap::new();
-    if a.kind == AnnotationKind::Sr {
-        return out;
-    }
-    let Ok(opened) = open_full(&export.join(&a.path), &a.path) else {
-        return out;
-    };
-    match a.kind {
-        AnnotationKind::Seg => {
-            if let Ok(seg) = read_seg(&opened.obj, &a.path, seg_opts) {
-                for s in seg.segments {
-                    out.insert(s.info.lesion_id(), Shape::Mask(s.lesion));
-                }
-            }
-        }
-        AnnotationKind::Rtstruct => {
-            if let Ok(rt) = read_rtstruct(&opened.obj, &a.path) {
-                for r in rt.rois {
-                    out.insert(r.info.name.clone(), Shape::Polygons(r.lesion.polygons));
-                }
-            }
-        }
-        AnnotationKind::Sr => {}
-    }
-    out
 }
 
 fn nearest_slice(m: &MaskLesion, point: [f64; 3], normal: [f64; 3]) -> Option<MaskSlice> {

@@ -3,6 +3,7 @@
 //! annotation object fully — one object per worker at a time, CT pixels never decoded —
 //! and turn every lesion into a `lesions.csv` row.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -13,7 +14,9 @@ use crate::dicom::open::open_full;
 use crate::dicom::rtstruct::read_rtstruct;
 use crate::dicom::seg::{SegOptions, read_seg};
 use crate::dicom::sr::{Linear, SrCoord, SrLesion, read_sr};
-use crate::measure::{MeasureOptions, Measurement, measure_contours, measure_mask_spaced};
+use crate::measure::{
+    MaskLesion, MeasureOptions, Measurement, measure_contours, measure_mask_spaced,
+};
 use crate::report::LesionRow;
 
 /// Index `dir` from headers only with `jobs` threads (0 = one per core).
@@ -71,8 +74,38 @@ pub fn measure_annotation(
     opts: &MeasureOptions,
     seg_opts: &SegOptions,
 ) -> (Vec<LesionRow>, Vec<Quarantined>) {
-    let mut rows = Vec::new();
-    let mut bad = Vec::new();
+    let m = measure_annotation_keeping(dir, index, a, opts, seg_opts, false);
+    (m.rows, m.bad)
+}
+
+/// What a lesion looked like where it was measured, kept so that its key image can draw
+/// the outline without reading and decoding the object a second time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LesionShape {
+    Mask(MaskLesion),
+    Polygons(Vec<Vec<[f64; 3]>>),
+}
+
+/// One annotation object measured: its rows, what could not be measured and, when asked
+/// for, each lesion's shape by lesion id (none for SR).
+#[derive(Debug, Default)]
+pub struct MeasuredAnnotation {
+    pub rows: Vec<LesionRow>,
+    pub bad: Vec<Quarantined>,
+    pub shapes: BTreeMap<String, LesionShape>,
+}
+
+/// [`measure_annotation`], optionally keeping the decoded masks / polygons (memory: one
+/// object's masks per worker, dropped once its key images are drawn).
+pub fn measure_annotation_keeping(
+    dir: &Path,
+    index: &ExportIndex,
+    a: &Annotation,
+    opts: &MeasureOptions,
+    seg_opts: &SegOptions,
+    keep_shapes: bool,
+) -> MeasuredAnnotation {
+    let mut out = MeasuredAnnotation::default();
     let q = |reason: String| Quarantined {
         path: a.path.clone(),
         reason,
@@ -80,58 +113,72 @@ pub fn measure_annotation(
     let opened = match open_full(&dir.join(&a.path), &a.path) {
         Ok(o) => o,
         Err(e) => {
-            bad.push(q(e.reason()));
-            return (rows, bad);
+            out.bad.push(q(e.reason()));
+            return out;
         }
     };
     let obj = &opened.obj;
     match a.kind {
         AnnotationKind::Seg => match read_seg(obj, &a.path, seg_opts) {
-            Err(e) => bad.push(q(e.reason())),
+            Err(e) => out.bad.push(q(e.reason())),
             Ok(seg) => {
                 for s in seg.segments {
                     let id = s.info.lesion_id();
                     match measure_mask_spaced(&s.lesion, opts, seg.slice_spacing_mm) {
-                        Ok(m) => rows.push(row(
+                        Ok(m) => out.rows.push(row(
                             a,
                             &id,
                             s.info.number as i64,
                             &m,
                             a.slice_thickness_mm.or(seg.slice_thickness_mm),
                         )),
-                        Err(e) => bad.push(q(format!("lesion {id}: {e}"))),
+                        Err(e) => out.bad.push(q(format!("lesion {id}: {e}"))),
+                    }
+                    if keep_shapes {
+                        out.shapes.insert(id, LesionShape::Mask(s.lesion));
                     }
                 }
             }
         },
         AnnotationKind::Rtstruct => match read_rtstruct(obj, &a.path) {
-            Err(e) => bad.push(q(e.reason())),
+            Err(e) => out.bad.push(q(e.reason())),
             Ok(rt) => {
                 for r in rt.rois {
                     let id = r.info.name.clone();
                     match measure_contours(&r.lesion, opts) {
-                        Ok(m) => rows.push(row(a, &id, r.info.number, &m, a.slice_thickness_mm)),
-                        Err(e) => bad.push(q(format!("lesion {id}: {e}"))),
+                        Ok(m) => {
+                            out.rows
+                                .push(row(a, &id, r.info.number, &m, a.slice_thickness_mm))
+                        }
+                        Err(e) => out.bad.push(q(format!("lesion {id}: {e}"))),
+                    }
+                    if keep_shapes {
+                        out.shapes
+                            .insert(id, LesionShape::Polygons(r.lesion.polygons));
                     }
                 }
             }
         },
         AnnotationKind::Sr => match read_sr(obj, &a.path) {
-            Err(e) => bad.push(q(e.reason())),
+            Err(e) => out.bad.push(q(e.reason())),
             Ok(rep) => {
                 for l in &rep.lesions {
                     let id = l.lesion_id();
                     match sr_measurement(index, l) {
-                        Ok(m) => {
-                            rows.push(row(a, &id, l.group_index as i64, &m, a.slice_thickness_mm))
-                        }
-                        Err(reason) => bad.push(q(format!("lesion {id}: {reason}"))),
+                        Ok(m) => out.rows.push(row(
+                            a,
+                            &id,
+                            l.group_index as i64,
+                            &m,
+                            a.slice_thickness_mm,
+                        )),
+                        Err(reason) => out.bad.push(q(format!("lesion {id}: {reason}"))),
                     }
                 }
             }
         },
     }
-    (rows, bad)
+    out
 }
 
 fn row(

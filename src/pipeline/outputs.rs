@@ -4,7 +4,7 @@
 //! of its inputs, which is what makes a merged sharded run byte-identical to a single run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::atomic::{AtomicError, OutputSet};
 use super::clinical::ClinicalTable;
@@ -167,17 +167,16 @@ pub fn write_cohort_outputs(
         .collect();
     let finished = finish_images(images, &timepoint_of);
     let mut index_rows = Vec::with_capacity(finished.len());
+    let mut files: Vec<(PathBuf, &[u8])> = Vec::with_capacity(2 * finished.len());
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for (rel, ki, crop) in &finished {
         let thumb_rel = rel.replace(".png", "_thumb.png");
         if let Some(dir) = out.join(rel).parent() {
-            std::fs::create_dir_all(dir).map_err(|source| AtomicError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            dirs.insert(dir.to_path_buf());
         }
-        set.add_bytes_rebuildable(&out.join(rel), crop)?;
+        files.push((out.join(rel), crop));
         if let Some(ImageSource::Png(t)) = &ki.thumbnail {
-            set.add_bytes_rebuildable(&out.join(&thumb_rel), t)?;
+            files.push((out.join(&thumb_rel), t));
         }
         index_rows.push(ImageIndexRow {
             patient_id: ki.patient_id.clone(),
@@ -189,6 +188,13 @@ pub fn write_cohort_outputs(
             thumbnail: thumb_rel,
         });
     }
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).map_err(|source| AtomicError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    set.add_many_rebuildable(&files)?;
     set.add_bytes(
         &out.join(IMAGES_INDEX),
         csv_string("images/index.csv", IMAGE_INDEX_HEADER, &index_rows)?.as_bytes(),

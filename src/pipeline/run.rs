@@ -15,10 +15,10 @@ use serde_json::json;
 use super::atomic::{AtomicError, clean_stale_temps, write_atomic};
 use super::clinical::{ClinicalError, ClinicalTable};
 use super::config::Config;
-use super::keyimages::{StoredImage, render_annotation};
+use super::keyimages::{SeriesImages, StoredImage, render_annotation};
 use super::lock::{LockError, OutputLock};
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError, StudyWork};
-use super::measure_stage::{index_export, measure_annotation};
+use super::measure_stage::{index_export, measure_annotation_keeping};
 use super::outputs::{
     CohortInputs, CohortSummary, OutputError, quarantine_rows, write_cohort_outputs,
 };
@@ -242,11 +242,12 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         .num_threads(opts.jobs)
         .build()
         .map_err(|e| RunError::Config(format!("thread pool: {e}")))?;
-    let images = opts
-        .config
-        .run
-        .images
-        .then(|| key_image_options(&opts.config));
+    let images = opts.config.run.images.then(|| {
+        (
+            SeriesImages::new(&opts.export, &index),
+            key_image_options(&opts.config),
+        )
+    });
     let progress = progress_bar(studies.ready.len(), opts.quiet);
     let mut measured = 0;
     // Chunks of a few studies keep every worker busy while results are stored in order and
@@ -267,7 +268,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                             w,
                             &measure_opts,
                             &seg_opts,
-                            images.as_ref(),
+                            images.as_ref().map(|(s, o)| (s, o)),
                         ),
                     )
                 })
@@ -374,17 +375,20 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         &opts.out.join("index.json"),
         &serde_json::to_vec_pretty(&shard_index).map_err(|e| RunError::Config(e.to_string()))?,
     )?;
-    let cohort = write_cohort_outputs(
-        &opts.out,
-        CohortInputs {
-            lesions: &lesions,
-            quality,
-            clinical: &clinical,
-            config: &opts.config,
-            response: &opts.response,
-            images: &stored_images,
-        },
-    )?;
+    // On the run's pool: writing the key-image files is spread over `--jobs` workers.
+    let cohort = pool.install(|| {
+        write_cohort_outputs(
+            &opts.out,
+            CohortInputs {
+                lesions: &lesions,
+                quality,
+                clinical: &clinical,
+                config: &opts.config,
+                response: &opts.response,
+                images: &stored_images,
+            },
+        )
+    })?;
     for (p, reason) in &cohort.not_evaluable {
         log.warn(
             "patient_not_evaluable",
@@ -484,7 +488,7 @@ fn measure_study(
     work: &StudyWork,
     opts: &MeasureOptions,
     seg_opts: &SegOptions,
-    images: Option<&KeyImageOptions>,
+    images: Option<(&SeriesImages, &KeyImageOptions)>,
 ) -> StudyResult {
     let files: BTreeSet<&str> = work.files.iter().map(String::as_str).collect();
     let mut out = StudyResult::default();
@@ -493,14 +497,14 @@ fn measure_study(
         .iter()
         .filter(|a| a.study_uid == work.study_uid && files.contains(a.path.as_str()))
     {
-        let (rows, bad) = measure_annotation(export, index, a, opts, seg_opts);
-        if let Some(img_opts) = images {
-            let (imgs, missing) = render_annotation(export, index, a, &rows, seg_opts, img_opts);
+        let m = measure_annotation_keeping(export, index, a, opts, seg_opts, images.is_some());
+        if let Some((series, img_opts)) = images {
+            let (imgs, missing) = render_annotation(series, a, &m.rows, &m.shapes, img_opts);
             out.images.extend(imgs);
             out.no_image.extend(missing);
         }
-        out.rows.extend(rows);
-        out.quarantined.extend(bad);
+        out.rows.extend(m.rows);
+        out.quarantined.extend(m.bad);
     }
     out
 }

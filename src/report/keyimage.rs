@@ -632,20 +632,16 @@ fn draw_crop(
         Outline::None => {}
         Outline::Mask(m) => {
             let inside = mask_samples(m, view, (w, h), &dx, &dy);
-            let at = |x: i64, y: i64| {
-                x >= 0
-                    && y >= 0
-                    && x < i64::from(w)
-                    && y < i64::from(h)
-                    && inside[(y * i64::from(w) + x) as usize]
-            };
-            for y in 0..i64::from(h) {
-                for x in 0..i64::from(w) {
-                    let edge = at(x, y)
-                        && (!at(x - 1, y) && x > 0
-                            || !at(x + 1, y) && x + 1 < i64::from(w)
-                            || !at(x, y - 1) && y > 0
-                            || !at(x, y + 1) && y + 1 < i64::from(h));
+            let (w, h) = (w as usize, h as usize);
+            // An inside pixel with an outside 4-neighbour; the image border is no edge.
+            for y in 0..h {
+                for x in 0..w {
+                    let i = y * w + x;
+                    let edge = inside[i]
+                        && (x > 0 && !inside[i - 1]
+                            || x + 1 < w && !inside[i + 1]
+                            || y > 0 && !inside[i - w]
+                            || y + 1 < h && !inside[i + w]);
                     if edge {
                         out.put_pixel(x as u32, y as u32, Rgb(c.outline));
                     }
@@ -762,24 +758,80 @@ fn mask_samples(
         dot(ex, cd) / g.spacing[0],
         dot(ey, cd) / g.spacing[0],
     );
-    let mut out = Vec::with_capacity(w as usize * h as usize);
+    let mut out = vec![false; w as usize * h as usize];
+    // Only the mask's set pixels can be inside: per output row, test just the x span whose
+    // mask coordinates fall in their bounding box (widened by a pixel against rounding).
+    let Some((rmin, rmax, cmin, cmax)) = set_bounds(&m.mask, g.cols) else {
+        return out;
+    };
+    let (clo, chi) = (cmin as f64 - 0.5, cmax as f64 + 1.5);
+    let (rlo, rhi) = (rmin as f64 - 0.5, rmax as f64 + 1.5);
     for y in 0..h {
         let yf = f64::from(y);
-        for x in 0..w {
+        let (ca, ra) = (c0 + cy * yf, r0 + ry * yf);
+        let Some((xa, xb)) = span(ca, cx, clo, chi, w).and_then(|(a, b)| {
+            let (c, d) = span(ra, rx, rlo, rhi, w)?;
+            (a.max(c) < b.min(d)).then_some((a.max(c), b.min(d)))
+        }) else {
+            continue;
+        };
+        let line = &mut out[y as usize * w as usize..][..w as usize];
+        for x in xa..xb {
             let xf = f64::from(x);
-            let c = (c0 + cx * xf + cy * yf + 0.5).floor();
-            let r = (r0 + rx * xf + ry * yf + 0.5).floor();
-            let set = c >= 0.0
+            // Nearest pixel: floor(t + 0.5); for t + 0.5 >= 0 the cast truncates to the same
+            // integer without a libm call (this loop runs for every output pixel).
+            let c = ca + cx * xf + 0.5;
+            let r = ra + rx * xf + 0.5;
+            line[x as usize] = c >= 0.0
                 && r >= 0.0
                 && c < g.cols as f64
                 && r < g.rows as f64
                 && m.mask
                     .get(r as usize * g.cols + c as usize)
                     .is_some_and(|v| *v != 0);
-            out.push(set);
         }
     }
     out
+}
+
+/// First and last row and column holding a set pixel.
+fn set_bounds(mask: &[u8], cols: usize) -> Option<(usize, usize, usize, usize)> {
+    let mut b: Option<(usize, usize, usize, usize)> = None;
+    for (r, row) in mask.chunks(cols.max(1)).enumerate() {
+        let (Some(first), Some(last)) = (
+            row.iter().position(|&v| v != 0),
+            row.iter().rposition(|&v| v != 0),
+        ) else {
+            continue;
+        };
+        b = Some(match b {
+            None => (r, r, first, last),
+            Some((r0, _, c0, c1)) => (r0, r, c0.min(first), c1.max(last)),
+        });
+    }
+    b
+}
+
+/// The x in `0..w` (as a half-open range, widened by one each side) where
+/// `lo <= a + b * x < hi`.
+fn span(a: f64, b: f64, lo: f64, hi: f64, w: u32) -> Option<(u32, u32)> {
+    let (x0, x1) = if b.abs() < 1e-12 {
+        if a >= lo && a < hi {
+            (0.0, f64::from(w))
+        } else {
+            return None;
+        }
+    } else {
+        let (p, q) = ((lo - a) / b, (hi - a) / b);
+        (p.min(q) - 1.0, p.max(q) + 1.0)
+    };
+    let x0 = x0.max(0.0);
+    let x1 = x1.min(f64::from(w));
+    // also false for NaN (a degenerate grid): nothing to sample
+    if x0.partial_cmp(&x1) != Some(std::cmp::Ordering::Less) {
+        return None;
+    }
+    Some((x0.floor() as u32, (x1.ceil() as u32).min(w)))
 }
 
 fn grid_point(g: &PlaneGrid, r: f64, c: f64) -> [f64; 3] {

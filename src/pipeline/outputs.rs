@@ -253,26 +253,14 @@ fn join_reason(a: &str, b: &str) -> String {
     }
 }
 
-/// Days from baseline of each patient's D landmark assessment: the timepoint whose percent
-/// change is the patient's D.
+/// Days from baseline of each patient's D landmark assessment, as the response stage
+/// found it.
 fn landmark_days(cohort: &CohortResponse) -> BTreeMap<String, f64> {
-    let d: BTreeMap<&str, f64> = cohort
-        .patients
+    cohort
+        .d_landmark_days
         .iter()
-        .filter_map(|p| p.d_percent.map(|d| (p.patient_id.as_str(), d)))
-        .collect();
-    let mut out = BTreeMap::new();
-    for t in &cohort.timepoints {
-        if t.timepoint > 0
-            && let (Some(&dp), Some(pc)) =
-                (d.get(t.patient_id.as_str()), t.pct_change_from_baseline)
-            && dp == pc
-        {
-            out.entry(t.patient_id.clone())
-                .or_insert(t.days_from_baseline as f64);
-        }
-    }
-    out
+        .map(|(p, &d)| (p.clone(), d as f64))
+        .collect()
 }
 
 /// `patients.csv`: the contract's columns, then every clinical column carried through.

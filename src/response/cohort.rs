@@ -17,6 +17,9 @@ pub struct CohortResponse {
     /// The median of D over evaluable patients with a D (None when no patient has one or
     /// a fixed cut-off is configured).
     pub d_median: Option<f64>,
+    /// Per patient with a D, the days from baseline of the assessment D was taken at (the
+    /// landmark a survival analysis can start from to avoid guarantee-time bias).
+    pub d_landmark_days: BTreeMap<String, i64>,
 }
 
 impl CohortResponse {
@@ -71,6 +74,13 @@ pub fn evaluate(lesions: &[LesionInput], cfg: &Config) -> Result<CohortResponse,
         ..Default::default()
     };
     for e in evals {
+        if let Some(t) = e
+            .d_timepoint
+            .and_then(|k| e.timepoints.iter().find(|t| t.timepoint == k))
+        {
+            out.d_landmark_days
+                .insert(e.row.patient_id.clone(), t.days_from_baseline);
+        }
         out.timepoints.extend(e.timepoints);
         out.patients.push(e.row);
     }

@@ -71,6 +71,8 @@ pub(crate) struct PatientEval {
     pub timepoints: Vec<TimepointRow>,
     pub row: PatientRow,
     pub d: Option<PctChange>,
+    /// The timepoint (index, 1-based after baseline) whose change is D.
+    pub d_timepoint: Option<usize>,
 }
 
 fn not_evaluable(pid: &str, n_timepoints: usize, problems: Vec<String>) -> PatientEval {
@@ -87,6 +89,7 @@ fn not_evaluable(pid: &str, n_timepoints: usize, problems: Vec<String>) -> Patie
             reason: problems.join("; "),
         },
         d: None,
+        d_timepoint: None,
     }
 }
 
@@ -652,12 +655,13 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
             sd_min_days: cfg.sd_min_days,
         },
     );
-    let d = baseline_sum.and_then(|b| {
+    let landmark = baseline_sum.and_then(|b| {
         let change = |k: usize| {
             sums.get(k)
                 .copied()
                 .flatten()
                 .and_then(|s| PctChange::new(s, b))
+                .map(|c| (k, c))
         };
         match cfg.landmark {
             Landmark::Nth => change(cfg.landmark_nth - 1),
@@ -666,11 +670,13 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
                 let k = tps.iter().rposition(|d| *d <= limit).filter(|&k| k > 0)?;
                 change(k)
             }
+            // the earliest of equal best changes
             Landmark::Best => (1..tps.len())
                 .filter_map(change)
-                .min_by(|a, b| a.cmp_exact(*b)),
+                .min_by(|a, b| a.1.cmp_exact(b.1)),
         }
     });
+    let d = landmark.map(|(_, c)| c);
     PatientEval {
         timepoints: rows_out,
         row: PatientRow {
@@ -684,5 +690,6 @@ pub(crate) fn evaluate_patient(pid: &str, rows: &[&LesionInput], cfg: &Resolved)
             reason: String::new(),
         },
         d,
+        d_timepoint: landmark.map(|(k, _)| k),
     }
 }

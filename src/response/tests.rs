@@ -660,6 +660,57 @@ fn d_with_a_fixed_cutoff_best_and_last_before_landmarks() {
     assert_eq!(pat(&r, "B").d_percent, None);
 }
 
+/// Survival from the D landmark needs the day D was taken at, straight from the engine.
+#[test]
+fn the_landmark_day_of_d_is_reported_for_each_landmark_rule() {
+    let days = |cfg: &Config, rows: &[&str]| {
+        let r = run_cfg(H, rows, cfg);
+        ["A", "B", "C", "D", "E"].map(|p| r.d_landmark_days.get(p).copied())
+    };
+    let mut rows = cohort_rows();
+    // E: the same best change twice; the earlier assessment is the landmark.
+    rows.extend([
+        "E,2024-01-01,T,false,liver,100,1",
+        "E,2024-03-01,T,false,liver,50,1",
+        "E,2024-05-01,T,false,liver,50,1",
+    ]);
+    // default: the second timepoint (2024-03-01 is day 60 of the leap year 2024)
+    assert_eq!(
+        days(&Config::default(), &rows),
+        [Some(60), Some(60), Some(60), None, Some(60)]
+    );
+    let best = Config {
+        landmark: Landmark::Best,
+        ..Config::default()
+    };
+    assert_eq!(
+        days(&best, &rows),
+        [Some(121), Some(60), Some(60), Some(121), Some(60)]
+    );
+    let before = Config {
+        landmark: Landmark::LastBefore,
+        landmark_date: Some("2024-04-30".into()),
+        landmark_dates: Some(PatientDates::Map(
+            [("A".to_string(), "2024-05-01".to_string())].into(),
+        )),
+        ..Config::default()
+    };
+    assert_eq!(
+        days(&before, &rows),
+        [Some(121), Some(60), Some(60), None, Some(60)]
+    );
+    // every patient with a D has its day, and no other patient
+    let r = run_cfg(H, &rows, &best);
+    for p in &r.patients {
+        assert_eq!(
+            p.d_percent.is_some(),
+            r.d_landmark_days.contains_key(&p.patient_id),
+            "{}",
+            p.patient_id
+        );
+    }
+}
+
 #[test]
 fn not_evaluable_patients_are_left_out_of_the_median() {
     let mut rows = cohort_rows();

@@ -144,14 +144,21 @@ def long_short(pts_px, sx, sy):
             pass
     h = pts[idx]
     d2 = ((h[:, None, :] - h[None, :, :]) ** 2).sum(-1)
-    i, j = np.unravel_index(np.argmax(d2), d2.shape)
-    L = math.sqrt(d2[i, j])
+    L = math.sqrt(d2.max())
     if L == 0:
         return 0.0, 0.0, None
-    u = (h[j] - h[i]) / L
-    v = np.array([-u[1], u[0]])
-    proj = h @ v
-    return L, float(proj.max() - proj.min()), (pts_px[idx[i]], pts_px[idx[j]])
+    # Pixel masks often have several equally long diameters; like oncometry (and a reader
+    # choosing the bidirectional pair), take the one with the widest perpendicular extent.
+    best = None
+    tie2 = max(L - 1e-9, 0.0) ** 2
+    for i, j in zip(*np.nonzero(np.triu(d2 >= tie2))):
+        u = (h[j] - h[i]) / math.sqrt(d2[i, j])
+        proj = h @ np.array([-u[1], u[0]])
+        w = float(proj.max() - proj.min())
+        if best is None or w > best[0] + 1e-9:
+            best = (w, i, j)
+    w, i, j = best
+    return L, w, (pts_px[idx[i]], pts_px[idx[j]])
 
 
 def measure_seg(entry, series):
@@ -200,7 +207,9 @@ def measure_seg(entry, series):
                 if not sl.any():
                     continue
                 L, S, ends = long_short(boundary_points_edge(sl), sx, sy)
-                if L > best[0]:
+                # equally long diameters on several slices: the wider short axis wins
+                # (oncometry's rule, so both tools report the same node short axes)
+                if L > best[0] + 1e-9 or (abs(L - best[0]) <= 1e-9 and S > best[1] + 1e-9):
                     best = (L, S, ends, k)
             L, S, ends, k = best
             row["long_axis_mm"], row["short_axis_mm"] = L, S

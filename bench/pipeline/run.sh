@@ -97,5 +97,17 @@ j = a.join(b, lsuffix="_py", rsuffix="_rs", how="outer")
 bor = (j.best_overall_response_py != j.best_overall_response_rs).sum()
 dd = (j.d_percent_py - j.d_percent_rs).abs().max()
 print(f"agreement: patients py {len(a)} rust {len(b)}; best response differs for {bor}; max |D py - D rust| {dd:.3g} points")
+import os
+la = os.path.join(os.path.dirname(sys.argv[1]), "lesions.csv")
+lb = os.path.join(os.path.dirname(sys.argv[2]), "lesions.csv")
+if os.path.exists(la) and os.path.exists(lb):
+    k = ["patient_id", "study_date", "lesion_id"]
+    x = pd.read_csv(la, dtype={"patient_id": str}).merge(
+        pd.read_csv(lb, dtype={"patient_id": str}), on=k, suffixes=("_py", "_rs"), how="outer", indicator=True)
+    both = x[x._merge == "both"]
+    print(f"agreement: lesion rows py/rust/both {len(x) - (x._merge == 'right_only').sum()}/"
+          f"{len(x) - (x._merge == 'left_only').sum()}/{len(both)}; "
+          f"max |long axis| diff {(both.long_axis_mm_py - both.long_axis_mm_rs).abs().max():.3g} mm, "
+          f"max |short axis| diff {(both.short_axis_mm_py - both.short_axis_mm_rs).abs().max():.3g} mm")
 EOF
 fi

@@ -203,18 +203,23 @@ impl OutputSet {
                 return Err(AtomicError::Duplicate { path: path.clone() });
             }
         }
-        let written: Vec<Result<(PathBuf, TempPath), AtomicError>> = files
+        let written: Vec<Result<Option<(PathBuf, TempPath)>, AtomicError>> = files
             .par_iter()
             .map(|(path, bytes)| {
+                // A nightly re-run mostly rewrites the same images: leave an identical file
+                // alone instead of replacing its inode (cheaper, and no churn for backups).
+                if fs::read(path).is_ok_and(|old| old == *bytes) {
+                    return Ok(None);
+                }
                 let mut f = AtomicFile::create(path)?;
                 f.sync = false;
                 f.write_all(bytes).map_err(io_err(path))?;
                 let (target, temp) = f.finish()?;
-                Ok((target, temp.into_temp_path()))
+                Ok(Some((target, temp.into_temp_path())))
             })
             .collect();
         for f in written {
-            self.closed.push(f?);
+            self.closed.extend(f?);
         }
         Ok(())
     }
@@ -404,6 +409,29 @@ mod tests {
         set.commit().unwrap();
         assert_eq!(fs::read(d.path().join("299.png")).unwrap(), b"png");
         assert_eq!(names(d.path()).len(), 300);
+    }
+
+    /// Re-writing the same bytes keeps the file (same inode); new bytes replace it.
+    #[cfg(unix)]
+    #[test]
+    fn identical_rebuildable_files_are_left_in_place() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.png"), d.path().join("b.png"));
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        let mut set = OutputSet::new();
+        set.add_many_rebuildable(&[(a.clone(), b"same"), (b.clone(), b"old")])
+            .unwrap();
+        set.commit().unwrap();
+        let (ia, ib) = (ino(&a), ino(&b));
+        let mut set = OutputSet::new();
+        set.add_many_rebuildable(&[(a.clone(), b"same"), (b.clone(), b"new")])
+            .unwrap();
+        set.commit().unwrap();
+        assert_eq!(ino(&a), ia, "identical content: not replaced");
+        assert_ne!(ino(&b), ib, "new content: replaced");
+        assert_eq!(fs::read(&b).unwrap(), b"new");
+        assert_eq!(names(d.path()), vec!["a.png", "b.png"]);
     }
 
     #[test]

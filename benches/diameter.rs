@@ -1,6 +1,8 @@
 //! Long-axis speed vs the numpy reference (`ref_edge`, which equals pyradiomics'
-//! Maximum2DDiameterSlice) on the anchor's 7 ellipsoids, plus throughput on many lesions.
-//! Run through `bench/diameter/run.sh`, which writes the masks and the Python timings first:
+//! Maximum2DDiameterSlice) and vs pyradiomics itself on the anchor's 7 ellipsoids, plus
+//! throughput on many lesions. Run through `bench/diameter/run.sh`, which writes the masks
+//! and the Python timings first (`masks.py` the masks and ref_edge times, then
+//! `pyradiomics_time.py` the pyradiomics times and values, all in `DIR/cases.json`):
 //!
 //!     cargo bench --bench diameter -- DIR      # DIR from `masks.py bench DIR`
 
@@ -9,7 +11,7 @@ use std::time::{Duration, Instant};
 use oncometry::measure::*;
 use serde_json::Value;
 
-fn load(dir: &str) -> Vec<(Value, MaskLesion)> {
+fn load(dir: &str) -> (Value, Vec<(Value, MaskLesion)>) {
     let doc: Value = serde_json::from_slice(
         &std::fs::read(format!("{dir}/cases.json")).expect("cases.json (run masks.py bench DIR)"),
     )
@@ -54,7 +56,12 @@ fn load(dir: &str) -> Vec<(Value, MaskLesion)> {
             .collect();
         out.push((c.clone(), MaskLesion { slices }));
     }
-    out
+    (doc, out)
+}
+
+/// Writes `x` with `prec` decimals, or "—" when the value was not measured in this run.
+fn opt(x: Option<f64>, prec: usize) -> String {
+    x.map_or_else(|| "—".to_string(), |v| format!("{v:.prec$}"))
 }
 
 /// Minimum time of repeated runs (at least 5, about 0.3 s in all).
@@ -82,7 +89,7 @@ fn main() {
                 std::env::temp_dir().display()
             )
         });
-    let cases = load(&dir);
+    let (doc, cases) = load(&dir);
     let opts = MeasureOptions::default();
     if let Ok(k) = std::env::var("DIAMETER_PROFILE_LESION") {
         // Profiling aid: measure one lesion in a loop (for `perf record`).
@@ -97,16 +104,38 @@ fn main() {
         }
         return;
     }
+    let pyrad = &doc["pyradiomics"];
+    let pyrad_measured = cases
+        .iter()
+        .all(|(c, _)| c["pyradiomics_ms_construct_feature"].is_f64());
+    if pyrad_measured {
+        println!(
+            "\npyradiomics {} measured in this run (C shape module; min of {} runs; SimpleITK {}, numpy {}, Python {}); values differing from ref_edge by > 1e-6 mm: {}",
+            pyrad["version"].as_str().unwrap_or("?"),
+            pyrad["reps"],
+            pyrad["simpleitk"].as_str().unwrap_or("?"),
+            pyrad["numpy"].as_str().unwrap_or("?"),
+            pyrad["python"].as_str().unwrap_or("?"),
+            pyrad["mismatches"]
+        );
+    } else {
+        println!(
+            "\npyradiomics was NOT measured in this run (no pyradiomics times in cases.json; see run.sh's PYRAD_PYTHON): its measured columns show —"
+        );
+    }
     println!(
-        "\n| lesion | semi-axes mm | voxels | LD ours (edges) mm | LD ref_edge mm | |Δ| mm | ref_edge ms | ours ms | × ref_edge | pyradiomics ms (recorded) | × pyradiomics |"
+        "\n| lesion | semi-axes mm | voxels | LD ours (edges) mm | LD ref_edge mm | |Δ| mm | LD pyradiomics mm | |Δ| vs pyradiomics mm | ref_edge ms | ours ms | × ref_edge | pyradiomics ms (measured, construct+feature) | × pyradiomics | pyradiomics feature call alone µs (measured) | pyradiomics ms (recorded in notes §3.3, not this run) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    let (mut tot_ours, mut tot_ref, mut tot_py) = (0.0, 0.0, 0.0);
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let (mut tot_ours, mut tot_ref, mut tot_py, mut tot_py_rec) = (0.0, 0.0, 0.0, 0.0);
     for (c, lesion) in &cases {
         let m = measure_mask(lesion, &opts).expect("measurable");
         let ref_ld = c["ref_axial"]["edge"][0].as_f64().unwrap_or(f64::NAN);
         let ref_ms = c["ref_edge_ms"].as_f64().unwrap_or(f64::NAN);
-        let py_ms = c["pyradiomics_recorded_ms"].as_f64().unwrap_or(f64::NAN);
+        let py_ld = c["pyradiomics_ld_mm"].as_f64();
+        let py_ms = c["pyradiomics_ms_construct_feature"].as_f64();
+        let py_feature_us = c["pyradiomics_ms_feature"].as_f64().map(|ms| ms * 1e3);
+        let py_rec_ms = c["pyradiomics_recorded_ms"].as_f64().unwrap_or(f64::NAN);
         let mut sc = Scratch::default();
         let item = LesionInput::Mask {
             lesion: lesion.clone(),
@@ -119,7 +148,8 @@ fn main() {
             * 1e3;
         tot_ours += ours;
         tot_ref += ref_ms;
-        tot_py += py_ms;
+        tot_py += py_ms.unwrap_or(f64::NAN);
+        tot_py_rec += py_rec_ms;
         let axes = c["name"]
             .as_str()
             .unwrap_or("")
@@ -128,27 +158,36 @@ fn main() {
             .and_then(|s| s.split(" theta").next())
             .unwrap_or("?");
         println!(
-            "| {} | {} | {} | {:.6} | {:.6} | {:.1e} | {:.2} | {:.3} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {} | {:.6} | {:.6} | {:.1e} | {} | {} | {:.2} | {:.3} | {:.0} | {} | {} | {} | {:.0} |",
             c["lesion"],
             axes,
             c["voxels"],
             m.long_axis_mm,
             ref_ld,
             (m.long_axis_mm - ref_ld).abs(),
+            opt(py_ld, 6),
+            py_ld.map_or_else(
+                || "—".to_string(),
+                |v| format!("{:.1e}", (m.long_axis_mm - v).abs())
+            ),
             ref_ms,
             ours,
             ref_ms / ours,
-            py_ms,
-            py_ms / ours
+            opt(py_ms, 2),
+            opt(py_ms.map(|p| p / ours), 0),
+            opt(py_feature_us, 2),
+            py_rec_ms,
         );
     }
+    let tot_py = pyrad_measured.then_some(tot_py);
     println!(
-        "| all 7 | | | | | | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} |",
+        "| all 7 | | | | | | | | {:.1} | {:.2} | {:.0} | {} | {} | | {:.0} |",
         tot_ref,
         tot_ours,
         tot_ref / tot_ours,
-        tot_py,
-        tot_py / tot_ours
+        opt(tot_py, 1),
+        opt(tot_py.map(|p| p / tot_ours), 0),
+        tot_py_rec
     );
 
     // Throughput: the 7 ellipsoids × 20 (140 lesions) through `measure_many`.

@@ -34,6 +34,14 @@ fi
 NFILES=$(find "$DATA" -type f | wc -l)
 SIZE=$(du -sh --apparent-size "$DATA" | cut -f1)
 mkdir -p "$OUT"
+# Each invocation writes into a fresh folder and removes older ones only after measuring:
+# on a file system without a journal (this machine's ext4), inodes freed in the last
+# minutes are skipped when new files are created, so deleting ~2,000 key images right
+# before a run makes creating the next ~2,000 several times slower. A nightly run never
+# starts by deleting its outputs, so that cost is not part of the measurement.
+STAMP=$(date +%Y%m%dT%H%M%S)
+RUNS="$OUT/outputs-$STAMP"
+mkdir -p "$RUNS"
 
 # run NAME CMD...: wall seconds and peak RSS (MB) from GNU time -v, exit code
 declare -A WALL RSS RC CPU
@@ -51,45 +59,57 @@ run() {
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "input: $DATA ($NFILES files, $SIZE); $(nproc) cores"
-rm -rf "$OUT/python"
-run python "$PY" bench/pipeline/python_reference.py "$DATA" "$DATA/clinical.csv" "$OUT/python"
+run python "$PY" bench/pipeline/python_reference.py "$DATA" "$DATA/clinical.csv" "$RUNS/python"
 [ "${RC[python]}" = 0 ] || { echo "python reference failed:"; tail -5 "$OUT/python.stderr"; }
 cat "$OUT/python.stdout"
 
 [ -x "$BIN" ] || echo "no $BIN: build it first with 'cargo build --release'"
 RUST_OK=1
+# key images off: the same run without them, to measure what they add (issue 8: < 20 %)
+printf '[run]\nimages = false\n' > "$RUNS/noimg.toml"
 for j in $JOBS; do
-  name=rust_j$j
-  if [ ! -x "$BIN" ]; then RUST_OK=0; break; fi
-  rm -rf "$OUT/$name"
-  run "$name" "$BIN" run "$DATA" --clinical "$DATA/clinical.csv" --out "$OUT/$name" --jobs "$j"
-  # 0 = all processed, 1 = partial: both produce results
-  if [ "${RC[$name]}" -gt 1 ]; then
-    echo "oncometry run --jobs $j failed (exit ${RC[$name]}): $(tail -1 "$OUT/$name.stderr")"
-    unset "WALL[$name]"
-    RUST_OK=0
-  fi
+  for variant in "" _noimg; do
+    name=rust_j$j$variant
+    if [ ! -x "$BIN" ]; then RUST_OK=0; break 2; fi
+    extra=()
+    [ -n "$variant" ] && extra=(--config "$RUNS/noimg.toml")
+    run "$name" "$BIN" run "$DATA" --clinical "$DATA/clinical.csv" --out "$RUNS/$name" --jobs "$j" "${extra[@]}"
+    # 0 = all processed, 1 = partial: both produce results
+    if [ "${RC[$name]}" -gt 1 ]; then
+      echo "oncometry run --jobs $j$variant failed (exit ${RC[$name]}): $(tail -1 "$OUT/$name.stderr")"
+      unset "WALL[$name]"
+      RUST_OK=0
+    fi
+  done
 done
 [ "$RUST_OK" = 1 ] || echo "oncometry run not available (or failed): Rust rows below are missing"
 
 echo
 echo "load average before the runs: $LOAD0"
-echo "| tool | jobs | wall s | CPU s (user+sys) | peak RSS MB | speed-up vs Python (wall) |"
-echo "|---|---|---|---|---|---|"
-printf "| python_reference.py | 1 | %s | %s | %s | 1.0 |\n" "${WALL[python]}" "${CPU[python]}" "${RSS[python]}"
+echo "| tool | jobs | key images | wall s | CPU s (user+sys) | peak RSS MB | speed-up vs Python (wall) |"
+echo "|---|---|---|---|---|---|---|"
+printf "| python_reference.py | 1 | - | %s | %s | %s | 1.0 |\n" "${WALL[python]}" "${CPU[python]}" "${RSS[python]}"
 for j in $JOBS; do
-  name=rust_j$j
-  if [ -n "${WALL[$name]:-}" ]; then
-    ratio=$(awk -v p="${WALL[python]}" -v r="${WALL[$name]}" 'BEGIN { if (r > 0) printf "%.1f", p / r; else print "-" }')
-    printf "| oncometry run | %s | %s | %s | %s | %s |\n" "$j" "${WALL[$name]}" "${CPU[$name]}" "${RSS[$name]}" "$ratio"
-  else
-    printf "| oncometry run | %s | n/a | n/a | n/a | n/a |\n" "$j"
-  fi
+  for variant in "" _noimg; do
+    name=rust_j$j$variant
+    imgs=$([ -z "$variant" ] && echo on || echo off)
+    if [ -n "${WALL[$name]:-}" ]; then
+      ratio=$(awk -v p="${WALL[python]}" -v r="${WALL[$name]}" 'BEGIN { if (r > 0) printf "%.1f", p / r; else print "-" }')
+      printf "| oncometry run | %s | %s | %s | %s | %s | %s |\n" "$j" "$imgs" "${WALL[$name]}" "${CPU[$name]}" "${RSS[$name]}" "$ratio"
+    else
+      printf "| oncometry run | %s | %s | n/a | n/a | n/a | n/a |\n" "$j" "$imgs"
+    fi
+  done
+done
+for j in $JOBS; do
+  a=${WALL[rust_j$j]:-}; b=${WALL[rust_j${j}_noimg]:-}
+  [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" -v j="$j" \
+    'BEGIN { printf "key images add %.0f %% to the wall time of oncometry run --jobs %s (%.2f s vs %.2f s)\n", 100 * (a - b) / b, j, a, b }'
 done
 
 # agreement check: best overall response per patient, Python vs Rust (jobs 1)
-if [ -f "$OUT/rust_j1/patients.csv" ] && [ -f "$OUT/python/patients.csv" ]; then
-  "$PY" - "$OUT/python/patients.csv" "$OUT/rust_j1/patients.csv" <<'EOF'
+if [ -f "$RUNS/rust_j1/patients.csv" ] && [ -f "$RUNS/python/patients.csv" ]; then
+  "$PY" - "$RUNS/python/patients.csv" "$RUNS/rust_j1/patients.csv" <<'EOF'
 import sys, pandas as pd
 a = pd.read_csv(sys.argv[1], dtype={"patient_id": str}).set_index("patient_id")
 b = pd.read_csv(sys.argv[2], dtype={"patient_id": str}).set_index("patient_id")
@@ -111,3 +131,19 @@ if os.path.exists(la) and os.path.exists(lb):
           f"max |short axis| diff {(both.short_axis_mm_py - both.short_axis_mm_rs).abs().max():.3g} mm")
 EOF
 fi
+
+# stage times of the Rust runs (from their run.jsonl)
+for j in $JOBS; do
+  f="$RUNS/rust_j$j/run.jsonl"
+  [ -f "$f" ] || continue
+  "$PY" - "$f" "$j" <<'EOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+idx = next((e["seconds"] for e in ev if e.get("event") == "indexed"), 0.0)
+end = next((e for e in ev if e.get("event") == "run_end"), {})
+print(f"oncometry --jobs {sys.argv[2]} stages: index {idx:.2f} s, measure (+ key images) "
+      f"{end.get('measure_seconds', 0):.2f} s, response + survival + outputs "
+      f"{end.get('cohort_seconds', 0):.2f} s, total {end.get('seconds', 0):.2f} s")
+EOF
+done
+find "$OUT" -mindepth 1 -maxdepth 1 -name 'outputs-*' ! -path "$RUNS" -exec rm -rf {} +

@@ -428,11 +428,22 @@ impl<'a> View<'a> {
         yd: impl Fn(u32) -> f64,
     ) -> Result<RgbImage, KeyImageError> {
         let cols: Vec<usize> = (0..w).map(|x| self.source_col(xd(x))).collect();
-        let mut buf = vec![0u8; w as usize * h as usize * 3];
-        for (y, line) in (0..h).zip(buf.chunks_exact_mut(w as usize * 3)) {
-            let row = &grey[self.source_row(yd(y)) * self.grid.cols..][..self.grid.cols];
+        let stride = w as usize * 3;
+        let mut buf = vec![0u8; stride * h as usize];
+        // Enlarged crops repeat each source row `scale` times: fill a line once, then copy.
+        let mut prev: Option<usize> = None;
+        for y in 0..h as usize {
+            let r = self.source_row(yd(y as u32));
+            if prev == Some(r) {
+                buf.copy_within((y - 1) * stride..y * stride, y * stride);
+                continue;
+            }
+            prev = Some(r);
+            let row = &grey[r * self.grid.cols..][..self.grid.cols];
+            let line = &mut buf[y * stride..(y + 1) * stride];
             for (px, &c) in line.chunks_exact_mut(3).zip(&cols) {
-                px.fill(if invert { 255 - row[c] } else { row[c] });
+                let g = if invert { 255 - row[c] } else { row[c] };
+                px.copy_from_slice(&[g, g, g]);
             }
         }
         RgbImage::from_raw(w, h, buf)
@@ -560,6 +571,9 @@ fn lesion_bbox(view: &View<'_>, overlay: &Overlay) -> Option<BBox> {
             let g = &m.grid;
             if g.rows.checked_mul(g.cols) == Some(m.mask.len()) {
                 for r in 0..g.rows {
+                    if !any_set(&m.mask[r * g.cols..(r + 1) * g.cols]) {
+                        continue;
+                    }
                     for c in 0..g.cols {
                         if m.mask[r * g.cols + c] == 0 {
                             continue;
@@ -631,11 +645,12 @@ fn draw_crop(
     match &overlay.outline {
         Outline::None => {}
         Outline::Mask(m) => {
-            let inside = mask_samples(m, view, (w, h), &dx, &dy);
+            let (inside, spans) = mask_samples(m, view, (w, h), &dx, &dy);
             let (w, h) = (w as usize, h as usize);
-            // An inside pixel with an outside 4-neighbour; the image border is no edge.
-            for y in 0..h {
-                for x in 0..w {
+            // An inside pixel with an outside 4-neighbour; the image border is no edge. Only
+            // the span of each row where the mask was sampled can hold one.
+            for (y, &(xa, xb)) in spans.iter().enumerate() {
+                for x in xa as usize..xb as usize {
                     let i = y * w + x;
                     let edge = inside[i]
                         && (x > 0 && !inside[i - 1]
@@ -733,7 +748,8 @@ fn draw_thumbnail(
     Ok(out)
 }
 
-/// The mask sampled (nearest mask pixel, in its own plane) at every output pixel centre.
+/// The mask sampled (nearest mask pixel, in its own plane) at every output pixel centre,
+/// and per output row the span of x outside which nothing is inside (empty: `(0, 0)`).
 /// Output pixel centres are an affine function of (x, y), so are their mask coordinates.
 fn mask_samples(
     m: &MaskSlice,
@@ -741,7 +757,7 @@ fn mask_samples(
     (w, h): (u32, u32),
     dx: &impl Fn(u32) -> f64,
     dy: &impl Fn(u32) -> f64,
-) -> Vec<bool> {
+) -> (Vec<bool>, Vec<(u32, u32)>) {
     let g = &m.grid;
     let (rd, cd) = (unit(g.row_dir), unit(g.col_dir));
     let p00 = view.to_patient(dx(0), dy(0));
@@ -759,10 +775,11 @@ fn mask_samples(
         dot(ey, cd) / g.spacing[0],
     );
     let mut out = vec![false; w as usize * h as usize];
+    let mut spans = vec![(0u32, 0u32); h as usize];
     // Only the mask's set pixels can be inside: per output row, test just the x span whose
     // mask coordinates fall in their bounding box (widened by a pixel against rounding).
     let Some((rmin, rmax, cmin, cmax)) = set_bounds(&m.mask, g.cols) else {
-        return out;
+        return (out, spans);
     };
     let (clo, chi) = (cmin as f64 - 0.5, cmax as f64 + 1.5);
     let (rlo, rhi) = (rmin as f64 - 0.5, rmax as f64 + 1.5);
@@ -775,6 +792,7 @@ fn mask_samples(
         }) else {
             continue;
         };
+        spans[y as usize] = (xa, xb);
         let line = &mut out[y as usize * w as usize..][..w as usize];
         for x in xa..xb {
             let xf = f64::from(x);
@@ -791,13 +809,22 @@ fn mask_samples(
                     .is_some_and(|v| *v != 0);
         }
     }
-    out
+    (out, spans)
+}
+
+/// Whether a mask row has a set pixel: an OR over the row (vectorised, no early exit) is
+/// much faster than `position` on the mostly empty rows of a lesion mask.
+fn any_set(row: &[u8]) -> bool {
+    row.iter().fold(0u8, |a, &b| a | b) != 0
 }
 
 /// First and last row and column holding a set pixel.
 fn set_bounds(mask: &[u8], cols: usize) -> Option<(usize, usize, usize, usize)> {
     let mut b: Option<(usize, usize, usize, usize)> = None;
     for (r, row) in mask.chunks(cols.max(1)).enumerate() {
+        if !any_set(row) {
+            continue;
+        }
         let (Some(first), Some(last)) = (
             row.iter().position(|&v| v != 0),
             row.iter().rposition(|&v| v != 0),

@@ -28,17 +28,18 @@ done
 
 echo "building (release binary, keyimage bench) ..." >&2
 cargo build --release -q
-cargo bench --bench keyimage --no-run -q 2>/dev/null
+cargo bench --bench keyimage --no-run -q
 
 mkdir -p "$DIR"
 "$PY" "$PEER" make-demo-inputs "$DIR" "$EXPORT" target/release/oncometry
 
 LOG="$DIR/results.jsonl"
 : >"$LOG"
+: >"$DIR/oncometry.stderr"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq "$ROUNDS"); do
   "$PY" "$PEER" run-demo "$DIR" "$DIR/out-py" | tee -a "$LOG"
-  cargo bench -q --bench keyimage -- demo "$DIR" 2>/dev/null | tee -a "$LOG"
+  cargo bench -q --bench keyimage -- demo "$DIR" 2>>"$DIR/oncometry.stderr" | tee -a "$LOG"
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -256,26 +256,28 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         if stop.should_stop() {
             break;
         }
-        let results: Vec<(&StudyWork, StudyResult)> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|w| {
-                    (
-                        w,
-                        measure_study(
+        // Each worker also serialises its study's result, so that only the SQLite write
+        // is left to this thread between chunks.
+        let results: Vec<(&StudyWork, StudyResult, serde_json::Result<Vec<u8>>)> =
+            pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|w| {
+                        let r = measure_study(
                             &opts.export,
                             &index,
                             w,
                             &measure_opts,
                             &seg_opts,
                             images.as_ref().map(|(s, o)| (s, o)),
-                        ),
-                    )
-                })
-                .collect()
-        });
+                        );
+                        let bytes = serde_json::to_vec(&r);
+                        (w, r, bytes)
+                    })
+                    .collect()
+            });
         let mut batch = Vec::with_capacity(results.len());
-        for (w, r) in &results {
+        for (w, r, bytes) in results {
             for m in &r.no_image {
                 log.warn(
                     "no_key_image",
@@ -287,10 +289,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                 json!({"patient_id": log.patient(&w.patient_id), "study_uid": w.study_uid, "reason": format!("{:?}", w.reason),
                        "lesions": r.rows.len(), "problems": r.quarantined.len()}),
             );
-            batch.push((
-                *w,
-                serde_json::to_vec(r).map_err(|e| RunError::Config(e.to_string()))?,
-            ));
+            batch.push((w, bytes.map_err(|e| RunError::Config(e.to_string()))?));
         }
         // One transaction per chunk: a kill loses at most the chunk being measured.
         manifest.store_results(&batch, &cfg_hash)?;

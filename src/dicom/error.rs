@@ -23,6 +23,18 @@ pub enum DicomError {
     Parse { file: String, reason: String },
     #[error("{file}: truncated: {reason}")]
     Truncated { file: String, reason: String },
+    /// A declared value length runs past the end of the data. Checked before parsing
+    /// because dicom-rs reserves a declared length before reading it (see `guard`).
+    #[error(
+        "{file}: truncated or corrupt: {tag} declares {declared} bytes, {left} left in the {within}"
+    )]
+    LengthBeyondEnd {
+        file: String,
+        tag: TagName,
+        declared: u64,
+        left: u64,
+        within: &'static str,
+    },
     #[error("{file}: missing or empty required tag {tag} {name}")]
     MissingTag {
         file: String,
@@ -69,6 +81,7 @@ impl DicomError {
             | DicomError::NotDicom { file, .. }
             | DicomError::Parse { file, .. }
             | DicomError::Truncated { file, .. }
+            | DicomError::LengthBeyondEnd { file, .. }
             | DicomError::MissingTag { file, .. }
             | DicomError::BadValue { file, .. }
             | DicomError::Geometry { file, .. }

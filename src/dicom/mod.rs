@@ -5,6 +5,7 @@
 pub mod attrs;
 pub mod error;
 pub mod geometry;
+pub mod guard;
 pub mod index;
 pub mod open;
 pub mod pixels;

@@ -110,6 +110,7 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
     let mut head = Vec::with_capacity(132);
     (&mut f).take(132).read_to_end(&mut head).map_err(io)?;
     let kind = sniff(&head);
+    super::guard::check_declared_lengths(&f, size, kind, mode, file)?;
     let parse_err = |e: dicom_object::ReadError| DicomError::Parse {
         file: file.to_owned(),
         reason: one_line(&e.to_string()),

@@ -277,6 +277,11 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 fn decode_slice_inner(path: &Path, frame: u32) -> Result<DecodedSlice, PixelError> {
+    // dicom-object reserves declared lengths up front: refuse impossible ones first
+    super::guard::check_path(path, &path.display().to_string()).map_err(|e| PixelError::Open {
+        path: path.to_path_buf(),
+        reason: e.reason(),
+    })?;
     let obj: DefaultDicomObject = dicom_object::open_file(path).map_err(|e| PixelError::Open {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -831,5 +836,22 @@ mod tests {
             decode_slice(&missing, 0),
             Err(PixelError::Open { .. })
         ));
+    }
+
+    /// The fuzz input whose last element declares 3.5 GB: refused by the length guard
+    /// before dicom-object would zero-fill that much.
+    #[test]
+    fn a_declared_length_past_the_end_is_refused_before_decoding() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/dicom_open-rss-3.5gb-9kb-input.dcm");
+        match decode_slice(&p, 0) {
+            Err(PixelError::Open { reason, .. }) => {
+                assert!(
+                    reason.contains("(A306,B106) declares 3540379654 bytes"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

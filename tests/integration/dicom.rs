@@ -780,21 +780,118 @@ fn truncated_deflated_file_is_quarantined() {
     );
 }
 
-/// Inputs the fuzzers found (fuzz/regressions/): each must come back as a result, never a
-/// panic. (dicom-parser reserves a declared element length up front; these ask for
-/// hundreds of MB. The 3.5 GB one is left out of the suite: see fuzz/regressions/README.md.)
+/// The fuzz reproducers (fuzz/regressions/README.md): the element whose declared length
+/// runs past the end, that length, and whether a header-only open (the index) meets it.
+/// In the deflated file the bad element follows PixelData, where header-only reads stop.
+const FUZZ_REGRESSIONS: [(&str, &str, u64, bool); 3] = [
+    (
+        "dicom_open-oom-declared-ob-length.dcm",
+        "(2E32,3238)",
+        909_323_825,
+        true,
+    ),
+    (
+        "dicom_open-oom-rss-declared-length-402mb.dcm",
+        "(1800,1800)",
+        402_659_328,
+        false,
+    ),
+    (
+        "dicom_open-rss-3.5gb-9kb-input.dcm",
+        "(A306,B106)",
+        3_540_379_654,
+        true,
+    ),
+];
+
+/// Inputs the fuzzers found: each must come back as an error naming the element and its
+/// declared length (found by `dicom::guard` before dicom-rs reserves that length), never
+/// a panic.
 #[test]
 fn fuzz_regressions_do_not_panic() {
+    use oncometry::dicom::open::{Probe, ReadMode, open};
     let dir = crate::util::root().join("fuzz/regressions");
-    for name in [
-        "dicom_open-oom-declared-ob-length.dcm",
-        "dicom_open-oom-rss-declared-length-402mb.dcm",
-    ] {
+    for (name, tag, declared, header_meets_it) in FUZZ_REGRESSIONS {
         let p = dir.join(name);
         assert!(p.is_file(), "{name} missing");
-        let r = std::panic::catch_unwind(|| {
-            let _ = oncometry::dicom::open::open_full(&p, name);
-        });
-        assert!(r.is_ok(), "{name} panicked");
+        let full = std::panic::catch_unwind(|| open_full(&p, name))
+            .unwrap_or_else(|_| panic!("{name} panicked"));
+        let reason = full.expect_err(name).reason();
+        let want = format!("{tag} declares {declared} bytes");
+        assert!(reason.contains(&want), "{name}: {reason}");
+        assert!(
+            reason.starts_with("truncated or corrupt"),
+            "{name}: {reason}"
+        );
+
+        let header = std::panic::catch_unwind(|| open(&p, name, ReadMode::Header))
+            .unwrap_or_else(|_| panic!("{name} panicked (header-only)"));
+        match header {
+            Err(e) if header_meets_it => assert!(e.reason().contains(&want), "{name}: {e}"),
+            Ok(Probe::Dicom(_)) if !header_meets_it => {}
+            other => panic!("{name} header-only: {other:?}"),
+        }
+    }
+}
+
+const OPEN_HELPER_ENV: &str = "ONCOMETRY_DICOM_OPEN_HELPER";
+
+/// Child-process entry of [`fuzz_regressions_open_in_little_memory`]: opens the file named
+/// by the environment and prints the outcome and the process's peak RSS. A no-op in a
+/// normal run.
+#[test]
+fn open_full_helper() {
+    let Ok(path) = std::env::var(OPEN_HELPER_ENV) else {
+        return;
+    };
+    let outcome = match open_full(Path::new(&path), "f") {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.reason(),
+    };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .expect("VmHWM in /proc/self/status")
+        .trim();
+    println!("OUTCOME {outcome}");
+    println!("VMHWM {hwm}");
+}
+
+/// The same inputs opened in a fresh process each: its peak RSS must stay far below the
+/// 400 MB - 3.5 GB dicom-rs reserved (and zero-filled) before the length guard.
+#[cfg(target_os = "linux")]
+#[test]
+fn fuzz_regressions_open_in_little_memory() {
+    let dir = crate::util::root().join("fuzz/regressions");
+    for (name, tag, ..) in FUZZ_REGRESSIONS {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "dicom::open_full_helper",
+                "--nocapture",
+                "--test-threads=1",
+                "--quiet",
+            ])
+            .env(OPEN_HELPER_ENV, dir.join(name))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: child failed: {stdout}");
+        let line = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("{name}: no {key} in {stdout}"))
+                .trim()
+                .to_owned()
+        };
+        let kb: u64 = line("VMHWM ")
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(kb < 100_000, "{name}: peak RSS {kb} kB");
+        assert!(line("OUTCOME ").contains(tag), "{name}: {stdout}");
     }
 }

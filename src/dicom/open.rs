@@ -122,6 +122,9 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
             ));
         }
         Sniff::Part10 | Sniff::MetaWithoutPreamble => {
+            if let Some(opened) = open_deflated(&mut f, head, file, mode)? {
+                return Ok(Probe::Dicom(Box::new(opened)));
+            }
             let mut opts = OpenFileOptions::new().read_preamble(if kind == Sniff::Part10 {
                 ReadPreamble::Always
             } else {
@@ -180,6 +183,175 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
     }
     Ok(Probe::Dicom(Box::new(opened)))
 }
+
+/// A deflated data set is only known to be whole once all of it is inflated, so inflate it
+/// once, in one call into one buffer, and parse the object from memory. Letting
+/// dicom-object parse through its own deflate reader instead feeds the inflater a few bytes
+/// per element and, with the completeness check, inflates every file twice. Returns `None`
+/// (file position unspecified) when the file is not deflated.
+fn open_deflated(
+    f: &mut File,
+    mut bytes: Vec<u8>,
+    file: &str,
+    mode: ReadMode,
+) -> Result<Option<Opened>, DicomError> {
+    let io = |source| DicomError::Io {
+        file: file.to_owned(),
+        source,
+    };
+    let base = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        132
+    } else {
+        0
+    };
+    // The meta group is never deflated; (0002,0000) gives its length (explicit VR LE:
+    // tag(4) "UL"(2) len(2) value(4)). Without it the ordinary parser decides.
+    // (the length guard has moved the file position)
+    f.seek(SeekFrom::Start(bytes.len() as u64)).map_err(io)?;
+    (&mut *f)
+        .take(META_PEEK.saturating_sub(bytes.len() as u64))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    let b = &bytes[base.min(bytes.len())..];
+    if b.len() < 12 || b[0..4] != [0x02, 0x00, 0x00, 0x00] || &b[4..6] != b"UL" {
+        return Ok(None);
+    }
+    let start = base + 12 + u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize;
+    if start > bytes.len() {
+        return Ok(None);
+    }
+    // FileMetaTable reads the magic code first
+    if base < 4 {
+        return Ok(None);
+    }
+    let Ok(meta) = dicom_object::meta::FileMetaTable::from_reader(&bytes[base - 4..start]) else {
+        return Ok(None);
+    };
+    if meta.transfer_syntax().trim_end_matches(['\0', ' ']) != DEFLATED_EXPLICIT_LE {
+        return Ok(None);
+    }
+    f.read_to_end(&mut bytes).map_err(io)?;
+    // The length guard has already refused streams that inflate past its limit.
+    let inflated = inflate_all(&bytes[start..]).map_err(|e| DicomError::Truncated {
+        file: file.to_owned(),
+        reason: format!("deflated data set is cut short: {e}"),
+    })?;
+    drop(bytes);
+    // Parsed as what it now is: an explicit VR little endian data set.
+    let dataset = match mode {
+        ReadMode::Header => {
+            let end = pixel_data_offset(&inflated).unwrap_or(inflated.len());
+            &inflated[..end]
+        }
+        ReadMode::Full => &inflated[..],
+    };
+    let obj = InMemDicomObject::read_dataset_with_ts(dataset, &EXPLICIT_VR_LITTLE_ENDIAN.erased())
+        .map_err(|e| DicomError::Parse {
+            file: file.to_owned(),
+            reason: one_line(&e.to_string()),
+        })?;
+    let sop_class = meta
+        .media_storage_sop_class_uid()
+        .trim_end_matches('\0')
+        .trim()
+        .to_owned();
+    let opened = Opened {
+        obj,
+        transfer_syntax: DEFLATED_EXPLICIT_LE.to_owned(),
+        media_sop_class: (!sop_class.is_empty()).then_some(sop_class),
+        bare: false,
+    };
+    match mode {
+        // The whole stream inflated: the data set must hold at least the declared pixels.
+        ReadMode::Header => {
+            if let Some(expected) = expected_native_len(&opened.obj, file)?
+                && (inflated.len() as u64) < expected
+            {
+                return Err(DicomError::Truncated {
+                    file: file.to_owned(),
+                    reason: format!(
+                        "deflated data set holds {} bytes, less than the {expected} bytes of pixel data declared",
+                        inflated.len()
+                    ),
+                });
+            }
+        }
+        ReadMode::Full => {
+            if opened.obj.get(tags::ROWS).is_some() {
+                check_full_pixel_data(file, &opened)?;
+            }
+        }
+    }
+    Ok(Some(opened))
+}
+
+/// Inflates a whole raw deflate stream; an error when it ends before its last block.
+fn inflate_all(input: &[u8]) -> Result<Vec<u8>, String> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let mut z = Decompress::new(false);
+    let mut out = Vec::with_capacity(input.len().saturating_mul(4).max(4096));
+    loop {
+        let before = (z.total_in(), z.total_out());
+        let rest = &input[z.total_in() as usize..];
+        let status = z
+            .decompress_vec(rest, &mut out, FlushDecompress::Finish)
+            .map_err(|e| e.to_string())?;
+        if status == Status::StreamEnd {
+            return Ok(out);
+        }
+        if out.len() == out.capacity() {
+            out.reserve(out.capacity());
+        } else if (z.total_in(), z.total_out()) == before {
+            return Err("the deflate stream ends before its last block".into());
+        }
+    }
+}
+
+/// Where the top-level PixelData element starts in an explicit VR little endian data set,
+/// found by walking element headers (sequences of defined or undefined length included).
+/// `None` when there is none or the walk cannot tell; the caller then parses everything.
+fn pixel_data_offset(ds: &[u8]) -> Option<usize> {
+    let mut pos = 0usize;
+    while pos + 8 <= ds.len() {
+        let group = u16::from_le_bytes([ds[pos], ds[pos + 1]]);
+        let elem = u16::from_le_bytes([ds[pos + 2], ds[pos + 3]]);
+        if (group, elem) >= (0x7FE0, 0x0010) {
+            return Some(pos);
+        }
+        let vr = [ds[pos + 4], ds[pos + 5]];
+        let long = matches!(
+            &vr,
+            b"OB"
+                | b"OD"
+                | b"OF"
+                | b"OL"
+                | b"OV"
+                | b"OW"
+                | b"SQ"
+                | b"SV"
+                | b"UC"
+                | b"UN"
+                | b"UR"
+                | b"UT"
+                | b"UV"
+        );
+        let (len, hdr) = if long {
+            let l = ds.get(pos + 8..pos + 12)?;
+            (u32::from_le_bytes([l[0], l[1], l[2], l[3]]), 12)
+        } else {
+            (u32::from(u16::from_le_bytes([ds[pos + 6], ds[pos + 7]])), 8)
+        };
+        if len == u32::MAX {
+            // undefined length (a sequence): let the full parser handle the whole set
+            return None;
+        }
+        pos = pos.checked_add(hdr + len as usize)?;
+    }
+    None
+}
+
+/// How much of a file is read to find its transfer syntax (the meta group is small).
+const META_PEEK: u64 = 16 * 1024;
 
 /// Open fully and insist on DICOM (for annotation objects already indexed).
 pub fn open_full(path: &Path, file: &str) -> Result<Opened, DicomError> {
@@ -402,6 +574,55 @@ pub fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header-only parse of an inflated data set stops where PixelData starts; a
+    /// sequence of undefined length makes the walk give up (the whole set is parsed).
+    #[test]
+    fn pixel_data_offset_walks_explicit_le_headers() {
+        let mut ds = Vec::new();
+        // (0010,0020) LO "P1" (short length), (0028,0010) US 2 bytes
+        ds.extend_from_slice(&[0x10, 0x00, 0x20, 0x00, b'L', b'O', 2, 0, b'P', b'1']);
+        ds.extend_from_slice(&[0x28, 0x00, 0x10, 0x00, b'U', b'S', 2, 0, 4, 0]);
+        // (0009,0010) OB with a 4-byte length of 3 (+ padding byte): long-length VR
+        ds.extend_from_slice(&[0x09, 0x00, 0x10, 0x00, b'O', b'B', 0, 0, 4, 0, 0, 0]);
+        ds.extend_from_slice(&[1, 2, 3, 0]);
+        let at = ds.len();
+        ds.extend_from_slice(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0, 2, 0, 0, 0, 7, 7]);
+        assert_eq!(pixel_data_offset(&ds), Some(at));
+        assert_eq!(pixel_data_offset(&ds[..at]), None, "no PixelData");
+        let mut sq = vec![
+            0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        sq.extend_from_slice(&ds);
+        assert_eq!(
+            pixel_data_offset(&sq),
+            None,
+            "undefined length: parse it all"
+        );
+        // a declared length running past the end stops the walk, it does not panic
+        assert_eq!(
+            pixel_data_offset(&[0x10, 0x00, 0x20, 0x00, b'U', b'T', 0, 0, 9, 9, 9]),
+            None
+        );
+    }
+
+    /// A raw deflate stream cut anywhere is an error, never a short success.
+    #[test]
+    fn inflate_all_refuses_a_cut_stream() {
+        use std::io::Write;
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&data).unwrap();
+        let z = enc.finish().unwrap();
+        assert_eq!(inflate_all(&z).unwrap(), data);
+        for cut in [1, z.len() / 3, z.len() / 2, z.len() - 1] {
+            assert!(
+                inflate_all(&z[..cut]).is_err(),
+                "cut at {cut} of {}",
+                z.len()
+            );
+        }
+    }
 
     #[test]
     fn sniffs_magic_and_bare_datasets() {

@@ -334,6 +334,25 @@ fn walk_with<S: Source>(
     }
 }
 
+/// Where the top-level PixelData element starts in an explicit VR little endian data set
+/// held in memory (an inflated deflated one), read with the same element-header rules as
+/// the length check. `None` when there is none, the data ends first, or a sequence or an
+/// undefined length comes before it: the caller then parses the whole set.
+pub(crate) fn pixel_data_offset(ds: &[u8]) -> Option<usize> {
+    let mut src = FileSource::new(io::Cursor::new(ds), ds.len() as u64, 0).ok()?;
+    loop {
+        let at = src.pos();
+        let h = element_header(&mut src, Syntax::EXPLICIT_LE).ok()??;
+        if h.tag >= PIXEL_DATA {
+            return usize::try_from(at).ok();
+        }
+        if h.sequence || h.len == UNDEFINED {
+            return None;
+        }
+        skip_value(&mut src, h.tag, h.len).ok()?;
+    }
+}
+
 /// Where a sequence or item of length `len` that starts here ends; the length must fit
 /// what is left when that is known (always for files; not for inflated streams, whose
 /// contents are checked element by element instead).

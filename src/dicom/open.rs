@@ -240,7 +240,7 @@ fn open_deflated(
     // Parsed as what it now is: an explicit VR little endian data set.
     let dataset = match mode {
         ReadMode::Header => {
-            let end = pixel_data_offset(&inflated).unwrap_or(inflated.len());
+            let end = super::guard::pixel_data_offset(&inflated).unwrap_or(inflated.len());
             &inflated[..end]
         }
         ReadMode::Full => &inflated[..],
@@ -305,49 +305,6 @@ fn inflate_all(input: &[u8]) -> Result<Vec<u8>, String> {
             return Err("the deflate stream ends before its last block".into());
         }
     }
-}
-
-/// Where the top-level PixelData element starts in an explicit VR little endian data set,
-/// found by walking element headers (sequences of defined or undefined length included).
-/// `None` when there is none or the walk cannot tell; the caller then parses everything.
-fn pixel_data_offset(ds: &[u8]) -> Option<usize> {
-    let mut pos = 0usize;
-    while pos + 8 <= ds.len() {
-        let group = u16::from_le_bytes([ds[pos], ds[pos + 1]]);
-        let elem = u16::from_le_bytes([ds[pos + 2], ds[pos + 3]]);
-        if (group, elem) >= (0x7FE0, 0x0010) {
-            return Some(pos);
-        }
-        let vr = [ds[pos + 4], ds[pos + 5]];
-        let long = matches!(
-            &vr,
-            b"OB"
-                | b"OD"
-                | b"OF"
-                | b"OL"
-                | b"OV"
-                | b"OW"
-                | b"SQ"
-                | b"SV"
-                | b"UC"
-                | b"UN"
-                | b"UR"
-                | b"UT"
-                | b"UV"
-        );
-        let (len, hdr) = if long {
-            let l = ds.get(pos + 8..pos + 12)?;
-            (u32::from_le_bytes([l[0], l[1], l[2], l[3]]), 12)
-        } else {
-            (u32::from(u16::from_le_bytes([ds[pos + 6], ds[pos + 7]])), 8)
-        };
-        if len == u32::MAX {
-            // undefined length (a sequence): let the full parser handle the whole set
-            return None;
-        }
-        pos = pos.checked_add(hdr + len as usize)?;
-    }
-    None
 }
 
 /// How much of a file is read to find its transfer syntax (the meta group is small).
@@ -579,6 +536,7 @@ mod tests {
     /// sequence of undefined length makes the walk give up (the whole set is parsed).
     #[test]
     fn pixel_data_offset_walks_explicit_le_headers() {
+        use super::super::guard::pixel_data_offset;
         let mut ds = Vec::new();
         // (0010,0020) LO "P1" (short length), (0028,0010) US 2 bytes
         ds.extend_from_slice(&[0x10, 0x00, 0x20, 0x00, b'L', b'O', 2, 0, b'P', b'1']);

@@ -235,22 +235,14 @@ impl OutputSet {
 
     /// fsyncs every file, then renames them all in order (see the type's guarantees).
     pub fn commit(self) -> Result<(), AtomicError> {
-        let mut ready = Vec::with_capacity(self.files.len());
+        // Every file is written and fsynced (and closed) before the first rename.
+        let mut ready = self.closed;
         for f in self.files {
-            ready.push(f.finish()?);
+            let (target, temp) = f.finish()?;
+            ready.push((target, temp.into_temp_path()));
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
         let mut seen: HashSet<PathBuf> = HashSet::new();
-        for (target, temp) in self.closed {
-            temp.persist(&target).map_err(|e| AtomicError::Io {
-                path: target.clone(),
-                source: e.error,
-            })?;
-            let dir = parent_dir(&target);
-            if seen.insert(dir.clone()) {
-                dirs.push(dir);
-            }
-        }
         for (target, temp) in ready {
             temp.persist(&target).map_err(|e| AtomicError::Io {
                 path: target.clone(),

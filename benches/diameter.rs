@@ -99,7 +99,9 @@ fn main() {
             lesion: cases[k].1.clone(),
             slice_spacing_mm: None,
         };
-        for _ in 0..200_000 {
+        let iters: usize = std::env::var("DIAMETER_PROFILE_ITERS")
+            .map_or(200_000, |n| n.parse().expect("iteration count"));
+        for _ in 0..iters {
             std::hint::black_box(measure_input(&mut sc, &item, &opts).expect("measurable"));
         }
         return;

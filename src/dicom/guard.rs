@@ -57,8 +57,46 @@ pub fn check_declared_lengths(
     mode: ReadMode,
     file: &str,
 ) -> Result<(), DicomError> {
-    check_reader(f, size, kind, mode, MAX_INFLATED_BYTES).map_err(|stop| stop.into_error(file))
+    check_reader(f, size, kind, mode, Some(MAX_INFLATED_BYTES))
+        .map(|_| ())
+        .map_err(|stop| stop.into_error(file))
 }
+
+/// The same check, except that a deflated data set is left to the caller, who inflates it
+/// whole anyway (under [`MAX_INFLATED_BYTES`]) and then calls [`check_inflated`] on the
+/// result: walking it here would inflate its header part a second time.
+pub fn check_declared_lengths_but_deflated(
+    f: &File,
+    size: u64,
+    kind: Sniff,
+    mode: ReadMode,
+    file: &str,
+) -> Result<Walked, DicomError> {
+    check_reader(f, size, kind, mode, None).map_err(|stop| stop.into_error(file))
+}
+
+/// What [`check_declared_lengths_but_deflated`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walked {
+    /// Walked whole, or nothing dicom-rs could read (it refuses such files itself).
+    Done,
+    /// The data set is deflated and still to be checked by the caller.
+    DeflatedLeft,
+}
+
+/// Walks an inflated data set (explicit VR little endian) held in memory; with
+/// `stop_at_pixel_data`, only as far as a header-only parse reads.
+pub fn check_inflated(ds: &[u8], stop_at_pixel_data: bool, file: &str) -> Result<(), DicomError> {
+    let mut src = MemSource {
+        ds,
+        pos: 0,
+        within: INFLATED,
+    };
+    walk(&mut src, Syntax::EXPLICIT_LE, stop_at_pixel_data).map_err(|stop| stop.into_error(file))
+}
+
+/// What "left" counts in the error for an inflated data set.
+const INFLATED: &str = "deflated data set once inflated";
 
 /// The same check for a path not yet opened (readers that call dicom-object directly).
 /// Always walks the whole file, as a full parse reads it all.
@@ -120,10 +158,11 @@ fn check_reader<R: Read + Seek>(
     size: u64,
     kind: Sniff,
     mode: ReadMode,
-    max_inflated: u64,
-) -> Result<(), Stop> {
+    // `None`: deflated data sets are not walked here (see `check_declared_lengths_but_deflated`).
+    max_inflated: Option<u64>,
+) -> Result<Walked, Stop> {
     let start = match kind {
-        Sniff::NotDicom => return Ok(()),
+        Sniff::NotDicom => return Ok(Walked::Done),
         Sniff::Part10 => 132,
         Sniff::MetaWithoutPreamble | Sniff::BareDataset { .. } => 0,
     };
@@ -133,12 +172,17 @@ fn check_reader<R: Read + Seek>(
             explicit_vr,
             big_endian: false,
         };
-        return walk(&mut src, syntax, false);
+        return walk(&mut src, syntax, false).map(|()| Walked::Done);
     }
     match read_meta(&mut src)? {
-        Body::Unreadable => Ok(()),
-        Body::Plain(syntax) => walk(&mut src, syntax, false),
-        Body::Deflated => walk_deflated(&mut src, mode == ReadMode::Header, max_inflated),
+        Body::Unreadable => Ok(Walked::Done),
+        Body::Plain(syntax) => walk(&mut src, syntax, false).map(|()| Walked::Done),
+        Body::Deflated => match max_inflated {
+            Some(limit) => {
+                walk_deflated(&mut src, mode == ReadMode::Header, limit).map(|()| Walked::Done)
+            }
+            None => Ok(Walked::DeflatedLeft),
+        },
     }
 }
 
@@ -339,7 +383,11 @@ fn walk_with<S: Source>(
 /// the length check. `None` when there is none, the data ends first, or a sequence or an
 /// undefined length comes before it: the caller then parses the whole set.
 pub(crate) fn pixel_data_offset(ds: &[u8]) -> Option<usize> {
-    let mut src = FileSource::new(io::Cursor::new(ds), ds.len() as u64, 0).ok()?;
+    let mut src = MemSource {
+        ds,
+        pos: 0,
+        within: INFLATED,
+    };
     loop {
         let at = src.pos();
         let h = element_header(&mut src, Syntax::EXPLICIT_LE).ok()??;
@@ -635,6 +683,48 @@ impl<R: Read + Seek> Source for FileSource<R> {
     }
 }
 
+/// A data set already in memory (an inflated one).
+struct MemSource<'a> {
+    ds: &'a [u8],
+    pos: u64,
+    within: &'static str,
+}
+
+impl Source for MemSource<'_> {
+    fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    fn left(&self) -> Option<u64> {
+        Some((self.ds.len() as u64).saturating_sub(self.pos))
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<bool, Stop> {
+        let at = self.pos as usize;
+        match self.ds.get(at..at + buf.len()) {
+            Some(b) => {
+                buf.copy_from_slice(b);
+                self.pos += buf.len() as u64;
+                Ok(true)
+            }
+            None => {
+                self.pos = self.ds.len() as u64;
+                Ok(false)
+            }
+        }
+    }
+
+    fn skip(&mut self, n: u64) -> Result<u64, Stop> {
+        let k = n.min(self.left().unwrap_or(0));
+        self.pos += k;
+        Ok(k)
+    }
+
+    fn within(&self) -> &'static str {
+        self.within
+    }
+}
+
 thread_local! {
     /// One inflater per worker thread, reset for each file (see [`walk`] on allocation).
     static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(false));
@@ -760,7 +850,7 @@ impl<R: Read + Seek> Source for InflateSource<'_, R> {
     }
 
     fn within(&self) -> &'static str {
-        "deflated data set once inflated"
+        INFLATED
     }
 }
 
@@ -850,8 +940,9 @@ mod tests {
             bytes.len() as u64,
             sniff(bytes),
             mode,
-            MAX_INFLATED_BYTES,
+            Some(MAX_INFLATED_BYTES),
         )
+        .map(|_| ())
         .map_err(|s| s.into_error("t.dcm"))
     }
 
@@ -1053,11 +1144,20 @@ mod tests {
             reason(&f, ReadMode::Full),
             "truncated or corrupt: (1800,1800) declares 402659328 bytes, 10 left in the deflated data set once inflated"
         );
+        // the same verdict from the inflated bytes in memory (what `open` walks)
+        assert_eq!(
+            check_inflated(&bad, false, "t.dcm").unwrap_err().reason(),
+            reason(&f, ReadMode::Full)
+        );
+        check_inflated(&body, false, "t.dcm").unwrap();
         // a header-only read stops at PixelData, and so does the walk
         check(&f, ReadMode::Header).unwrap();
+        check_inflated(&bad, true, "t.dcm").unwrap();
         let mut bad_header = nested_explicit();
         bad_header.extend(ex(false, (0x0018, 0x0050), b"DS", b"5", Some(60_000)));
         assert!(reason(&deflated(&bad_header), ReadMode::Header).contains("(0018,0050)"));
+        let e = check_inflated(&bad_header, true, "t.dcm").unwrap_err();
+        assert!(e.reason().contains("(0018,0050)"), "{e}");
     }
 
     #[test]
@@ -1069,13 +1169,13 @@ mod tests {
         assert!(f.len() < 20_000, "{}", f.len());
         let kind = sniff(&f);
         let size = f.len() as u64;
-        let small = check_reader(Cursor::new(&f), size, kind, ReadMode::Full, 1 << 20);
+        let small = check_reader(Cursor::new(&f), size, kind, ReadMode::Full, Some(1 << 20));
         let e = small.map_err(|s| s.into_error("t.dcm")).unwrap_err();
         assert!(
             e.reason().contains("inflates to more than 1048576 bytes"),
             "{e}"
         );
-        check_reader(Cursor::new(&f), size, kind, ReadMode::Full, 4 << 20)
+        check_reader(Cursor::new(&f), size, kind, ReadMode::Full, Some(4 << 20))
             .map_err(|s| s.into_error("t.dcm"))
             .unwrap();
     }

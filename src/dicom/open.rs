@@ -17,6 +17,7 @@ use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry
 
 use super::attrs::uint_opt;
 use super::error::DicomError;
+use super::guard::Walked;
 
 const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
@@ -110,7 +111,7 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
     let mut head = Vec::with_capacity(132);
     (&mut f).take(132).read_to_end(&mut head).map_err(io)?;
     let kind = sniff(&head);
-    super::guard::check_declared_lengths(&f, size, kind, mode, file)?;
+    let walked = super::guard::check_declared_lengths_but_deflated(&f, size, kind, mode, file)?;
     let parse_err = |e: dicom_object::ReadError| DicomError::Parse {
         file: file.to_owned(),
         reason: one_line(&e.to_string()),
@@ -122,8 +123,13 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
             ));
         }
         Sniff::Part10 | Sniff::MetaWithoutPreamble => {
-            if let Some(opened) = open_deflated(&mut f, head, file, mode)? {
-                return Ok(Probe::Dicom(Box::new(opened)));
+            if walked == Walked::DeflatedLeft {
+                if let Some(opened) = open_deflated(&mut f, head, file, mode)? {
+                    return Ok(Probe::Dicom(Box::new(opened)));
+                }
+                // Declined (no preamble, no group length): dicom-object inflates while it
+                // parses, so the stream is walked first.
+                super::guard::check_declared_lengths(&f, size, kind, mode, file)?;
             }
             let mut opts = OpenFileOptions::new().read_preamble(if kind == Sniff::Part10 {
                 ReadPreamble::Always
@@ -231,25 +237,46 @@ fn open_deflated(
         return Ok(None);
     }
     f.read_to_end(&mut bytes).map_err(io)?;
-    // The length guard has already refused streams that inflate past its limit.
-    let inflated = inflate_all(&bytes[start..]).map_err(|e| DicomError::Truncated {
-        file: file.to_owned(),
-        reason: format!("deflated data set is cut short: {e}"),
-    })?;
+    let inflated = match inflate_all(&bytes[start..], super::guard::MAX_INFLATED_BYTES) {
+        Ok(d) => d,
+        Err(Inflate::Broken(e)) => {
+            return Err(DicomError::Truncated {
+                file: file.to_owned(),
+                reason: format!("deflated data set is cut short: {e}"),
+            });
+        }
+        Err(Inflate::TooLarge(limit)) => {
+            return Err(DicomError::Unsupported {
+                file: file.to_owned(),
+                reason: format!(
+                    "deflated data set inflates to more than {limit} bytes; refused as implausible"
+                ),
+            });
+        }
+    };
     drop(bytes);
+    // Declared lengths against the inflated bytes, before dicom-rs reserves them.
+    super::guard::check_inflated(&inflated, mode == ReadMode::Header, file)?;
+    let parse_err = |e: dicom_object::ReadError| DicomError::Parse {
+        file: file.to_owned(),
+        reason: one_line(&e.to_string()),
+    };
     // Parsed as what it now is: an explicit VR little endian data set.
-    let dataset = match mode {
+    let obj = match mode {
         ReadMode::Header => {
             let end = super::guard::pixel_data_offset(&inflated).unwrap_or(inflated.len());
-            &inflated[..end]
+            InMemDicomObject::read_dataset_with_ts(
+                &inflated[..end],
+                &EXPLICIT_VR_LITTLE_ENDIAN.erased(),
+            )
+            .map_err(parse_err)?
         }
-        ReadMode::Full => &inflated[..],
+        ReadMode::Full => InMemDicomObject::read_dataset_with_ts(
+            &inflated[..],
+            &EXPLICIT_VR_LITTLE_ENDIAN.erased(),
+        )
+        .map_err(parse_err)?,
     };
-    let obj = InMemDicomObject::read_dataset_with_ts(dataset, &EXPLICIT_VR_LITTLE_ENDIAN.erased())
-        .map_err(|e| DicomError::Parse {
-            file: file.to_owned(),
-            reason: one_line(&e.to_string()),
-        })?;
     let sop_class = meta
         .media_storage_sop_class_uid()
         .trim_end_matches('\0')
@@ -285,24 +312,45 @@ fn open_deflated(
     Ok(Some(opened))
 }
 
-/// Inflates a whole raw deflate stream; an error when it ends before its last block.
-fn inflate_all(input: &[u8]) -> Result<Vec<u8>, String> {
+/// Why a deflate stream was not inflated.
+#[derive(Debug)]
+enum Inflate {
+    /// Corrupt, or ends before its last block.
+    Broken(String),
+    /// Would inflate to more than this many bytes (a file size bounds nothing once data is
+    /// deflated).
+    TooLarge(u64),
+}
+
+/// Inflates a whole raw deflate stream, to at most `limit` bytes.
+fn inflate_all(input: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {
     use flate2::{Decompress, FlushDecompress, Status};
+    let limit_len = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut z = Decompress::new(false);
-    let mut out = Vec::with_capacity(input.len().saturating_mul(4).max(4096));
+    let mut out = Vec::with_capacity(input.len().saturating_mul(4).clamp(4096, limit_len.max(1)));
     loop {
         let before = (z.total_in(), z.total_out());
         let rest = &input[z.total_in() as usize..];
         let status = z
             .decompress_vec(rest, &mut out, FlushDecompress::Finish)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Inflate::Broken(e.to_string()))?;
+        if out.len() > limit_len {
+            return Err(Inflate::TooLarge(limit));
+        }
         if status == Status::StreamEnd {
             return Ok(out);
         }
         if out.len() == out.capacity() {
-            out.reserve(out.capacity());
+            // One byte past the limit tells "more than the limit" from "exactly it".
+            let room = (limit_len.saturating_add(1)).saturating_sub(out.len());
+            if room == 0 {
+                return Err(Inflate::TooLarge(limit));
+            }
+            out.reserve_exact(out.capacity().min(room));
         } else if (z.total_in(), z.total_out()) == before {
-            return Err("the deflate stream ends before its last block".into());
+            return Err(Inflate::Broken(
+                "the deflate stream ends before its last block".into(),
+            ));
         }
     }
 }
@@ -572,14 +620,32 @@ mod tests {
         let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(&data).unwrap();
         let z = enc.finish().unwrap();
-        assert_eq!(inflate_all(&z).unwrap(), data);
+        assert_eq!(inflate_all(&z, 1 << 30).unwrap(), data);
         for cut in [1, z.len() / 3, z.len() / 2, z.len() - 1] {
             assert!(
-                inflate_all(&z[..cut]).is_err(),
+                matches!(inflate_all(&z[..cut], 1 << 30), Err(Inflate::Broken(_))),
                 "cut at {cut} of {}",
                 z.len()
             );
         }
+    }
+
+    /// The limit holds whatever the compression ratio (a header-only open stops its walk at
+    /// PixelData, so only the inflater can refuse a bomb hidden in the pixels).
+    #[test]
+    fn inflate_all_stops_at_its_limit() {
+        use std::io::Write;
+        let data = vec![0u8; 3 << 20];
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&data).unwrap();
+        let z = enc.finish().unwrap();
+        assert!(z.len() < 10_000, "{}", z.len());
+        assert!(matches!(inflate_all(&z, 1 << 20), Err(Inflate::TooLarge(l)) if l == 1 << 20));
+        assert!(matches!(
+            inflate_all(&z, (3 << 20) - 1),
+            Err(Inflate::TooLarge(_))
+        ));
+        assert_eq!(inflate_all(&z, 3 << 20).unwrap().len(), 3 << 20);
     }
 
     #[test]

@@ -276,16 +276,47 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// Opens an image file whole through `open::open_full`, which checks declared lengths
+/// first (dicom-object reserves them up front) and inflates a deflated file once, in one
+/// call (dicom-object's own `open_file` inflated it a few bytes at a time, after the length
+/// check had inflated it once already). The pixel decoder reads the transfer syntax from a
+/// file meta table, so one is rebuilt around the data set.
+fn open_image(path: &Path) -> Result<DefaultDicomObject, PixelError> {
+    let open_err = |reason: String| PixelError::Open {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let opened = super::open::open_full(path, &path.display().to_string())
+        .map_err(|e| open_err(e.reason()))?;
+    if opened.bare {
+        return Err(open_err(
+            "no file meta group (no transfer syntax to decode the pixels with)".into(),
+        ));
+    }
+    let uid = |tag| {
+        opened
+            .obj
+            .get(tag)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+    };
+    let sop_class = opened
+        .media_sop_class
+        .clone()
+        .or_else(|| uid(tags::SOP_CLASS_UID))
+        .unwrap_or_default();
+    let sop_instance = uid(tags::SOP_INSTANCE_UID).unwrap_or_default();
+    let meta = dicom_object::meta::FileMetaTableBuilder::new()
+        .transfer_syntax(opened.transfer_syntax.as_str())
+        .media_storage_sop_class_uid(sop_class)
+        .media_storage_sop_instance_uid(sop_instance)
+        .build()
+        .map_err(|e| open_err(format!("file meta: {e}")))?;
+    Ok(opened.obj.with_exact_meta(meta))
+}
+
 fn decode_slice_inner(path: &Path, frame: u32) -> Result<DecodedSlice, PixelError> {
-    // dicom-object reserves declared lengths up front: refuse impossible ones first
-    super::guard::check_path(path, &path.display().to_string()).map_err(|e| PixelError::Open {
-        path: path.to_path_buf(),
-        reason: e.reason(),
-    })?;
-    let obj: DefaultDicomObject = dicom_object::open_file(path).map_err(|e| PixelError::Open {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let obj = open_image(path)?;
     let h = Header { obj: &obj, path };
     let ts_uid = obj
         .meta()

@@ -9,8 +9,8 @@
 use std::ops::Range;
 
 use super::geometry::{V3, comb, cross, dot, norm, validate_grid};
-use super::hull::{Axes2, TIE_MM, antipodal_i, best_axes, hull_i};
-use super::points::{candidates, next_nonzero, next_zero, row_extent};
+use super::hull::{Axes2, TIE_MM, hull_levels, long_pairs_i, pick_axes};
+use super::points::{levels, next_nonzero, next_zero, row_extent};
 use super::{MaskLesion, MaskSlice, MeasureError, MeasureOptions, Measurement, PointSet};
 
 /// Two slices closer than this along the normal are the same plane (their masks are OR-ed).
@@ -45,7 +45,6 @@ pub struct Scratch {
     comp_of: Vec<usize>,
     tagged: Vec<(usize, i64, i64, i64)>,
     levels: Vec<(i64, i64, i64)>,
-    pts: Vec<[i64; 2]>,
     hull: Vec<[i64; 2]>,
     hull_mm: Vec<[f64; 2]>,
     pairs: Vec<(usize, usize)>,
@@ -121,33 +120,40 @@ impl Frame {
     }
 }
 
-/// Hull + calipers over rows `(row, cmin, cmax)` (increasing rows) of one slice.
+/// Hull + calipers over rows `(row, cmin, cmax)` (increasing rows) of one slice. `None`
+/// when the slice is empty, or when its long axis is more than `TIE_MM` shorter than
+/// `beat`'s: such a slice loses to `beat` in `better` whatever its short axis, so the
+/// short axis (O(h) per tied pair) is not worked out.
 fn axes_of_rows(
     rows: impl Iterator<Item = (i64, i64, i64)>,
     set: PointSet,
     dx: f64,
     dy: f64,
+    beat: Option<&SliceAxes>,
     s: &mut ScratchGeom<'_>,
 ) -> Option<Axes2> {
-    candidates(rows, set, s.levels, s.pts);
-    if s.pts.is_empty() {
+    levels(rows, set, s.levels);
+    if s.levels.is_empty() {
         return None;
     }
-    hull_i(s.pts, s.hull);
-    antipodal_i(s.hull, s.pairs);
+    hull_levels(s.levels, s.hull);
     s.hull_mm.clear();
     s.hull_mm.extend(
         s.hull
             .iter()
             .map(|p| [p[1] as f64 * dx / 2.0, p[0] as f64 * dy / 2.0]),
     );
-    Some(best_axes(s.hull_mm, s.pairs))
+    let lmax = long_pairs_i(s.hull, s.hull_mm, s.pairs);
+    // The slice's long axis is at most `lmax` (a pair within TIE_MM of it may be chosen).
+    if beat.is_some_and(|b| b.long_axis_mm - lmax > TIE_MM) {
+        return None;
+    }
+    Some(pick_axes(s.hull_mm, s.pairs, lmax))
 }
 
 /// Borrow of the geometric part of `Scratch`, so runs can be read while hulls are built.
 struct ScratchGeom<'a> {
     levels: &'a mut Vec<(i64, i64, i64)>,
-    pts: &'a mut Vec<[i64; 2]>,
     hull: &'a mut Vec<[i64; 2]>,
     hull_mm: &'a mut Vec<[f64; 2]>,
     pairs: &'a mut Vec<(usize, usize)>,
@@ -170,13 +176,14 @@ pub fn measure_slice(
     });
     let mut geom = ScratchGeom {
         levels: &mut scratch.levels,
-        pts: &mut scratch.pts,
         hull: &mut scratch.hull,
         hull_mm: &mut scratch.hull_mm,
         pairs: &mut scratch.pairs,
     };
-    Ok(axes_of_rows(rows, point_set, frame.dx, frame.dy, &mut geom)
-        .map(|ax| frame.slice_axes(&ax, frame.pos0)))
+    Ok(
+        axes_of_rows(rows, point_set, frame.dx, frame.dy, None, &mut geom)
+            .map(|ax| frame.slice_axes(&ax, frame.pos0)),
+    )
 }
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {
@@ -451,7 +458,6 @@ pub(crate) fn measure_mask_in(
     // Per component and plane: row extremes → hull → axes.
     let mut geom = ScratchGeom {
         levels: &mut sc.levels,
-        pts: &mut sc.pts,
         hull: &mut sc.hull,
         hull_mm: &mut sc.hull_mm,
         pairs: &mut sc.pairs,
@@ -466,7 +472,9 @@ pub(crate) fn measure_mask_in(
                 let (a, b) = r.runs;
                 (r.row, sc.runs[a].c0, sc.runs[b - 1].c1)
             });
-            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, &mut geom) {
+            let beat = comps[0].best.as_ref();
+            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, beat, &mut geom)
+            {
                 let sa = frame.slice_axes(&ax, plane.pos);
                 if better(&sa, &comps[0].best) {
                     comps[0].best = Some(sa);
@@ -504,7 +512,9 @@ pub(crate) fn measure_mask_in(
                 }
                 Some((row, c0, c1))
             });
-            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, &mut geom) {
+            let beat = comps[id].best.as_ref();
+            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, beat, &mut geom)
+            {
                 let sa = frame.slice_axes(&ax, plane.pos);
                 if better(&sa, &comps[id].best) {
                     comps[id].best = Some(sa);

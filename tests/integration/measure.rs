@@ -1253,6 +1253,63 @@ proptest! {
         prop_assert_eq!(m.n_components, n);
     }
 
+    /// A one-component lesion measures as its best slice: each slice measured on its own
+    /// (`measure_slice`, which works out every slice's short axis), kept by the documented
+    /// rule (longer long axis; within 1e-9 mm the larger short axis; else the lower slice).
+    /// Slices repeat and mirror one another so that long axes tie across slices.
+    #[test]
+    fn lesion_is_its_best_slice_by_the_tie_rule(
+        (r, c, masks, dy, dx) in (2usize..14, 2usize..14, 0.3f64..1.5, 0.3f64..1.5, 0u32..3)
+            .prop_flat_map(|(r, c, dy, dx, iso)| {
+                let (dy, dx) = if iso == 0 { (0.7, 0.7) } else { (dy, dx) };
+                (
+                    Just(r),
+                    Just(c),
+                    proptest::collection::vec(
+                        (proptest::collection::vec(proptest::bool::weighted(0.8), r * c), 0u8..4),
+                        1..6,
+                    ),
+                    Just(dy),
+                    Just(dx),
+                )
+            }),
+        set in prop_oneof![Just(PointSet::Edges), Just(PointSet::Centers), Just(PointSet::Corners)],
+    ) {
+        let mut slices: Vec<MaskSlice> = vec![];
+        for (k, (bits, how)) in masks.into_iter().enumerate() {
+            let mask: Vec<u8> = match (how, slices.first()) {
+                // A copy of the first slice, or its mirror image: equal long axes.
+                (0, Some(f)) => f.mask.clone(),
+                (1, Some(f)) => f.mask.chunks(c).flat_map(|row| row.iter().rev().copied()).collect(),
+                _ => bits.into_iter().map(u8::from).collect(),
+            };
+            slices.push(MaskSlice { grid: axial(r, c, dy, dx, 2.0 * k as f64), mask });
+        }
+        let m = measure_mask(&MaskLesion { slices: slices.clone() }, &opts(set)).unwrap();
+        prop_assume!(m.n_components == 1);
+        let mut best: Option<SliceAxes> = None;
+        for s in &slices {
+            let Some(a) = measure_slice(s, set).unwrap() else { continue };
+            let wins = best.as_ref().is_none_or(|b| {
+                a.long_axis_mm > b.long_axis_mm + 1e-9
+                    || ((a.long_axis_mm - b.long_axis_mm).abs() <= 1e-9
+                        && a.short_axis_mm > b.short_axis_mm + 1e-9)
+            });
+            if wins {
+                best = Some(a);
+            }
+        }
+        let b = best.unwrap();
+        prop_assert_eq!(m.long_axis_mm, b.long_axis_mm);
+        prop_assert_eq!(m.short_axis_mm, b.short_axis_mm);
+        prop_assert_eq!(m.slice_position_mm, Some(b.position_mm));
+        for (got, want) in m.long_axis.unwrap().iter().zip(&b.long_axis)
+            .chain(m.short_axis.unwrap().iter().zip(&b.short_axis))
+        {
+            prop_assert!(dist(*got, *want) <= 1e-9, "{:?} vs {:?}", got, want);
+        }
+    }
+
     /// Arbitrary geometry and masks never panic: each lesion is Ok or a typed error.
     #[test]
     fn arbitrary_input_never_panics(

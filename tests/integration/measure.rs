@@ -1310,6 +1310,72 @@ proptest! {
         }
     }
 
+    /// Components and their volumes agree with a 26-connected flood fill over the stack,
+    /// on slices made mostly of one run per row (sections of convex lesions), where the
+    /// union–find is skipped unless rows or slices fail to touch, with now and then a row of
+    /// two runs or an empty slice (planes two spacings apart are not adjacent).
+    #[test]
+    fn components_and_volumes_match_a_3d_flood_fill(
+        (r, c, slices) in (1usize..10, 1usize..12).prop_flat_map(|(r, c)| {
+            let row = (0u8..12, 0..c, 0..c, 0..c);
+            (Just(r), Just(c), proptest::collection::vec(proptest::collection::vec(row, r), 1..5))
+        }),
+        k in 0u64..12,
+    ) {
+        let nz = slices.len();
+        let mut vox = vec![false; nz * r * c];
+        for (z, rows) in slices.iter().enumerate() {
+            for (y, &(kind, a, b, d)) in rows.iter().enumerate() {
+                let (a, b) = (a.min(b), a.max(b));
+                for x in 0..c {
+                    vox[(z * r + y) * c + x] = match kind {
+                        0 => false,
+                        // A second run beyond a gap.
+                        1 => (x >= a && x <= b) || x == d.max(b + 2),
+                        _ => x >= a && x <= b,
+                    } && !(nz > 2 && z == 1 && rows[0].0 == 11);
+                }
+            }
+        }
+        let (dy, dx, dz) = (0.7, 0.9, 2.0);
+        let lesion = MaskLesion {
+            slices: (0..nz)
+                .map(|z| MaskSlice {
+                    grid: axial(r, c, dy, dx, z as f64 * dz),
+                    mask: vox[z * r * c..(z + 1) * r * c].iter().map(|&v| u8::from(v)).collect(),
+                })
+                .collect(),
+        };
+        // Reference sizes: flood fill; slices z and z ± 1 are adjacent (spacing dz).
+        let mut seen = vec![false; vox.len()];
+        let mut sizes = vec![];
+        for startv in 0..vox.len() {
+            if !vox[startv] || seen[startv] { continue; }
+            seen[startv] = true;
+            let mut stack = vec![startv];
+            let mut n = 0u64;
+            while let Some(p) = stack.pop() {
+                n += 1;
+                let (z, y, x) = ((p / (r * c)) as i64, ((p / c) % r) as i64, (p % c) as i64);
+                for dz in -1..=1 { for dyy in -1..=1 { for dxx in -1..=1 {
+                    let (zz, yy, xx) = (z + dz, y + dyy, x + dxx);
+                    if zz < 0 || yy < 0 || xx < 0 || zz >= nz as i64 || yy >= r as i64 || xx >= c as i64 { continue; }
+                    let q = ((zz as usize * r) + yy as usize) * c + xx as usize;
+                    if vox[q] && !seen[q] { seen[q] = true; stack.push(q); }
+                }}}
+            }
+            sizes.push(n);
+        }
+        let voxel_mm3 = dy * dx * dz;
+        let min = (k as f64 + 0.5) * voxel_mm3;
+        let kept = sizes.iter().filter(|&&n| n as f64 * voxel_mm3 >= min).count();
+        let kept = if kept == 0 && !sizes.is_empty() { 1 } else { kept };
+        let o = MeasureOptions { point_set: PointSet::Edges, min_component_mm3: min };
+        let m = measure_mask_spaced(&lesion, &o, Some(dz)).unwrap();
+        prop_assert_eq!(m.n_components, kept);
+        prop_assert_eq!(m.dropped_components, sizes.len() - kept);
+    }
+
     /// Arbitrary geometry and masks never panic: each lesion is Ok or a typed error.
     #[test]
     fn arbitrary_input_never_panics(

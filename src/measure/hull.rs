@@ -2,10 +2,13 @@
 //!
 //! Mask point sets live on a half-pixel lattice, so their hull is built on doubled integer
 //! coordinates with exact arithmetic: no epsilon decides whether a lattice point is a hull
-//! vertex. Antipodal pairs are an affine invariant (parallel supporting lines stay
-//! parallel under the index → mm map), so they are found in index space and only the
-//! distances are taken in mm. Contours arrive as floating-point mm and use the same chain
-//! in `f64`.
+//! vertex. The points come as row levels (leftmost and rightmost point per y), so the
+//! chain runs once down each side (`hull_levels`, the same vertices as Andrew's two passes
+//! over all points). Antipodal pairs are an affine invariant (parallel supporting lines
+//! stay parallel under the index → mm map), so they are found in index space and only the
+//! distances are taken in mm; only pairs that may tie the longest are kept, and the short
+//! axis (O(h) per pair) is worked out for those alone. Contours arrive as floating-point
+//! mm and use Andrew's chain and all antipodal pairs in `f64`.
 
 /// Twice the signed area of (o, a, b); positive when counter-clockwise.
 #[inline]
@@ -42,9 +45,100 @@ fn chain<T: Copy>(pts: &[T], out: &mut Vec<T>, turn: impl Fn(T, T, T) -> bool) {
     out.pop();
 }
 
-/// Hull of lexicographically sorted, distinct integer points.
+/// Hull of lexicographically sorted, distinct integer points (the reference for
+/// `hull_levels`).
+#[cfg(test)]
 pub(crate) fn hull_i(pts: &[[i64; 2]], out: &mut Vec<[i64; 2]>) {
     chain(pts, out, |o, a, b| cross_i(o, a, b) > 0);
+}
+
+/// Hull of the points `[y, lo]`, `[y, hi]` of levels `(y, lo, hi)` (y strictly
+/// increasing, lo ≤ hi): exactly `hull_i` of those points, vertex for vertex and in the
+/// same order, in one pass over each side instead of two passes over all points.
+///
+/// In Andrew's lower pass a level's `hi` (not the last level's) is pushed without popping
+/// anything (the turn from an earlier level through `lo` to `hi` is left) and popped by
+/// the next level's `lo` (the turn `lo`, `hi`, next `lo` is right) before anything else
+/// happens; likewise each `lo` but the first in the upper pass. So the lower chain is the
+/// `lo` side plus the last `hi`, the upper chain the `hi` side plus the first `lo`.
+/// Within a side, a point at which its two neighbours do not turn left is no vertex of
+/// that chain (it lies on or inside their chord), so it is dropped before the stack sees
+/// it: on the half-pixel lattice about every other point is such a step of the staircase.
+pub(crate) fn hull_levels(levels: &[(i64, i64, i64)], out: &mut Vec<[i64; 2]>) {
+    out.clear();
+    let n = levels.len();
+    let Some(&(y0, lo0, hi0)) = levels.first() else {
+        return;
+    };
+    let (yl, lol, hil) = levels[n - 1];
+    // Fewer than three points: the points themselves, as `chain` does.
+    if n == 1 || (n == 2 && lo0 == hi0 && lol == hil) {
+        for &(y, lo, hi) in levels {
+            out.push([y, lo]);
+            if hi != lo {
+                out.push([y, hi]);
+            }
+        }
+        return;
+    }
+    // Each chain holds at most n + 1 points: a stack in a slice, no capacity checks.
+    out.resize(2 * n + 2, [0, 0]);
+    let mut st = Stack {
+        buf: out,
+        k: 0,
+        top: [[0, 0]; 2],
+    };
+    st.push(2, [y0, lo0]);
+    for w in levels.windows(3) {
+        let (q, p, r) = ([w[0].0, w[0].1], [w[1].0, w[1].1], [w[2].0, w[2].1]);
+        if cross_i(q, p, r) > 0 {
+            st.push(2, p);
+        }
+    }
+    st.push(2, [yl, lol]);
+    if hil != lol {
+        st.push(2, [yl, hil]);
+    }
+    let lower = st.k + 1;
+    for w in levels.windows(3).rev() {
+        let (q, p, r) = ([w[2].0, w[2].2], [w[1].0, w[1].2], [w[0].0, w[0].2]);
+        if cross_i(q, p, r) > 0 {
+            st.push(lower, p);
+        }
+    }
+    if hi0 != lo0 {
+        st.push(lower, [y0, hi0]);
+    }
+    st.push(lower, [y0, lo0]);
+    let k = st.k;
+    out.truncate(k - 1);
+}
+
+/// The monotone chain's stack `buf[..k]`, its top two entries also kept in `top`
+/// (second, first) so that the turn test reads no memory.
+struct Stack<'a> {
+    buf: &'a mut [[i64; 2]],
+    k: usize,
+    top: [[i64; 2]; 2],
+}
+
+impl Stack<'_> {
+    /// Pushes `p` after popping the vertices at which the chain would not turn left
+    /// towards it (never below `floor` entries).
+    #[inline(always)]
+    fn push(&mut self, floor: usize, p: [i64; 2]) {
+        let [mut a, mut b] = self.top;
+        while self.k >= floor && cross_i(a, b, p) <= 0 {
+            self.k -= 1;
+            b = a;
+            if self.k >= 2 {
+                a = self.buf[self.k - 2];
+            }
+        }
+        self.buf[self.k] = p;
+        self.k += 1;
+        self.top = [b, p];
+    }
 }
 
 /// Hull of `f64` points; sorts and deduplicates `pts` in place.
@@ -95,9 +189,88 @@ fn calipers<A: PartialOrd + Copy>(
     }
 }
 
-/// Antipodal pairs of an integer hull (exact orientation tests).
+/// Antipodal pairs of an integer hull (exact orientation tests; the reference for
+/// `long_pairs_i`).
+#[cfg(test)]
 pub(crate) fn antipodal_i(h: &[[i64; 2]], out: &mut Vec<(usize, usize)>) {
     calipers(h.len(), |i, j, k| cross_i(h[i], h[j], h[k]), out);
+}
+
+/// Squared mm distance between two hull vertices (the one formula every long-axis
+/// comparison uses, so equal pairs compare equal).
+#[inline]
+fn d2(hull: &[[f64; 2]], (i, j): (usize, usize)) -> f64 {
+    let (a, b) = (hull[i], hull[j]);
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+}
+
+/// Squared length under which a pair cannot tie a long axis of `lmax` mm.
+#[inline]
+fn tie2(lmax: f64) -> f64 {
+    (lmax - TIE_MM).max(0.0).powi(2)
+}
+
+/// The calipers of `antipodal_i` on integer hull `h` (`mm`: the same vertices in mm),
+/// keeping only the pairs that may still tie the longest: returns the long axis (mm) and
+/// leaves in `out`, in `antipodal_i`'s order, a superset of its pairs within `TIE_MM` of
+/// it (`pick_axes` filters exactly). The running threshold only rises, so no pair that
+/// ties the final maximum is dropped; the rest never reach memory.
+pub(crate) fn long_pairs_i(h: &[[i64; 2]], mm: &[[f64; 2]], out: &mut Vec<(usize, usize)>) -> f64 {
+    out.clear();
+    let n = h.len();
+    match n {
+        0 => return 0.0,
+        1 => {
+            out.push((0, 0));
+            return 0.0;
+        }
+        2 => {
+            out.push((0, 1));
+            return d2(mm, (0, 1)).sqrt();
+        }
+        _ => {}
+    }
+    let (mut max2, mut min2) = (0.0f64, 0.0f64);
+    let mut last = (n, n);
+    let mut keep = |p: (usize, usize), out: &mut Vec<(usize, usize)>| {
+        // The walk often meets a pair twice in a row; a repeat never changes `pick_axes`.
+        if p == last {
+            return;
+        }
+        last = p;
+        let d = d2(mm, p);
+        if d >= min2 {
+            if d > max2 {
+                max2 = d;
+                min2 = tie2(d.sqrt());
+            }
+            out.push(p);
+        }
+    };
+    let next = |k: usize| if k + 1 == n { 0 } else { k + 1 };
+    // `cross(e, h[j1] − h[j])` is `area(i, i1, j1) − area(i, i1, j)` of `calipers`, exact
+    // in integers. On a strictly convex polygon it cannot stay positive all the way
+    // round, so the walk ends without `calipers`' budget.
+    let step = |e: [i64; 2], j: usize, j1: usize| {
+        let d = [h[j1][0] - h[j][0], h[j1][1] - h[j][1]];
+        e[0] * d[1] - e[1] * d[0]
+    };
+    let mut j = 1;
+    for i in 0..n {
+        let i1 = next(i);
+        let e = [h[i1][0] - h[i][0], h[i1][1] - h[i][1]];
+        while step(e, j, next(j)) > 0 {
+            j = next(j);
+        }
+        keep((i, j), out);
+        keep((i1, j), out);
+        let j1 = next(j);
+        if step(e, j, j1) >= 0 {
+            keep((i, j1), out);
+            keep((i1, j1), out);
+        }
+    }
+    max2.sqrt()
 }
 
 /// Antipodal pairs of a `f64` hull.
@@ -112,14 +285,25 @@ pub(crate) const TIE_MM: f64 = 1e-9;
 /// equally long pairs (symmetric lesions have several), the one with the larger short axis
 /// (the bidirectional reading a reader would pick; Cornerstone's rule across slices).
 pub(crate) fn best_axes(hull: &[[f64; 2]], pairs: &[(usize, usize)]) -> Axes2 {
-    let d2 = |&(i, j): &(usize, usize)| {
-        let (a, b) = (hull[i], hull[j]);
-        (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
-    };
-    let lmax = pairs.iter().map(d2).fold(0.0, f64::max).sqrt();
-    let tie2 = (lmax - TIE_MM).max(0.0).powi(2);
+    let max2 = pairs.iter().map(|&p| d2(hull, p)).fold(0.0, f64::max);
+    pick_axes(hull, pairs, max2.sqrt())
+}
+
+/// `best_axes` once the long axis `lmax` (mm) is known: the short axis is only worked out
+/// (O(h) each) for the pairs within `TIE_MM` of it.
+pub(crate) fn pick_axes(hull: &[[f64; 2]], pairs: &[(usize, usize)], lmax: f64) -> Axes2 {
+    let min2 = tie2(lmax);
     let mut best: Option<Axes2> = None;
-    for p in pairs.iter().filter(|p| d2(p) >= tie2) {
+    // A pair met again (the calipers meet most pairs twice, and each twice again in the
+    // opposite order; only the same order gives the same result) cannot beat itself.
+    // Repeats come next to each other or, where the walk wraps round, after the end.
+    let (mut first, mut prev) = (None, None);
+    for &p in pairs.iter().filter(|&&p| d2(hull, p) >= min2) {
+        if prev == Some(p) || first == Some(p) {
+            continue;
+        }
+        first.get_or_insert(p);
+        prev = Some(p);
         let ax = axes_from_hull_mm(hull, hull[p.0], hull[p.1]);
         if best.is_none_or(|b| ax.short_mm > b.short_mm + TIE_MM) {
             best = Some(ax);
@@ -160,21 +344,21 @@ pub(crate) fn axes_from_hull_mm(hull: &[[f64; 2]], a: [f64; 2], b: [f64; 2]) -> 
     let u = [ux / l, uy / l];
     let v = [-u[1], u[0]];
     let (mut tmin, mut tmax) = (f64::INFINITY, f64::NEG_INFINITY);
-    let (mut smin, mut smax) = (0.0, 0.0);
-    for p in hull {
+    let (mut kmin, mut kmax) = (0, 0);
+    for (k, p) in hull.iter().enumerate() {
         let d = [p[0] - a[0], p[1] - a[1]];
         let t = d[0] * v[0] + d[1] * v[1];
-        let s = d[0] * u[0] + d[1] * u[1];
         if t < tmin {
             tmin = t;
-            smin = s;
+            kmin = k;
         }
         if t > tmax {
             tmax = t;
-            smax = s;
+            kmax = k;
         }
     }
-    let s = (smin + smax) / 2.0;
+    let along = |p: [f64; 2]| (p[0] - a[0]) * u[0] + (p[1] - a[1]) * u[1];
+    let s = (along(hull[kmin]) + along(hull[kmax])) / 2.0;
     let at = |t: f64| [a[0] + s * u[0] + t * v[0], a[1] + s * u[1] + t * v[1]];
     Axes2 {
         long_mm: l,
@@ -251,5 +435,70 @@ mod tests {
         // Width of a w×h rectangle perpendicular to its diagonal: 2wh/√(w²+h²).
         let (w, hh) = (4.0f64, 0.0001f64);
         assert!((ax.short_mm - 2.0 * w * hh / (w * w + hh * hh).sqrt()).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Levels `(y, lo, hi)` with y strictly increasing; small coordinates so that ties,
+    /// collinear runs and staircases are common.
+    fn levels() -> impl Strategy<Value = Vec<(i64, i64, i64)>> {
+        proptest::collection::vec((1i64..4, -6i64..6, 0i64..8), 1..40).prop_map(|v| {
+            let mut y = -3;
+            v.into_iter()
+                .map(|(dy, lo, w)| {
+                    y += dy;
+                    (y, lo, lo + w * (w % 3).min(1))
+                })
+                .collect()
+        })
+    }
+
+    fn points(levels: &[(i64, i64, i64)]) -> Vec<[i64; 2]> {
+        let mut pts = vec![];
+        for &(y, lo, hi) in levels {
+            pts.push([y, lo]);
+            if hi != lo {
+                pts.push([y, hi]);
+            }
+        }
+        pts
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The two-chain hull is Andrew's chain, vertex for vertex.
+        #[test]
+        fn hull_levels_equals_andrews_chain(lv in levels()) {
+            let (mut want, mut got) = (vec![], vec![]);
+            hull_i(&points(&lv), &mut want);
+            hull_levels(&lv, &mut got);
+            prop_assert_eq!(got, want);
+        }
+
+        /// The pruned calipers and `pick_axes` give exactly what all antipodal pairs and
+        /// `best_axes` give (same pair, same bits), with isotropic and anisotropic pixels.
+        #[test]
+        fn long_pairs_and_pick_axes_equal_best_axes(
+            lv in levels(),
+            dx in prop_oneof![Just(0.7), 0.2f64..2.0],
+            dy in prop_oneof![Just(0.7), 0.2f64..2.0],
+        ) {
+            let mut h = vec![];
+            hull_levels(&lv, &mut h);
+            let mm: Vec<[f64; 2]> =
+                h.iter().map(|p| [p[1] as f64 * dx / 2.0, p[0] as f64 * dy / 2.0]).collect();
+            let mut all = vec![];
+            antipodal_i(&h, &mut all);
+            let want = best_axes(&mm, &all);
+            let mut kept = vec![];
+            let lmax = long_pairs_i(&h, &mm, &mut kept);
+            prop_assert_eq!(lmax, all.iter().map(|&p| d2(&mm, p)).fold(0.0, f64::max).sqrt());
+            prop_assert_eq!(pick_axes(&mm, &kept, lmax), want);
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Long and short axis of a mask lesion: runs → 3D components → per-slice hull → calipers.
 //!
 //! The lesion's pixels are read once, into horizontal runs on a common pixel grid (the
-//! first slice's). Runs are joined into 26-connected components with a union–find, then
+//! first slice's). Runs are joined into 26-connected components with a union–find (skipped
+//! when every section is one run per row and everything touches: one component), then
 //! each component's rows on each slice give the row extremes that the hull needs
 //! (see `points`). Working memory is a few vectors proportional to the number of runs,
 //! reused across lesions through `Scratch`.
@@ -9,8 +10,8 @@
 use std::ops::Range;
 
 use super::geometry::{V3, comb, cross, dot, norm, validate_grid};
-use super::hull::{Axes2, TIE_MM, antipodal_i, best_axes, hull_i};
-use super::points::{candidates, next_nonzero, next_zero, row_extent};
+use super::hull::{Axes2, TIE_MM, hull_levels, long_pairs_i, pick_axes};
+use super::points::{first_nonzero, levels, next_nonzero, next_zero, row_extent};
 use super::{MaskLesion, MaskSlice, MeasureError, MeasureOptions, Measurement, PointSet};
 
 /// Two slices closer than this along the normal are the same plane (their masks are OR-ed).
@@ -45,7 +46,6 @@ pub struct Scratch {
     comp_of: Vec<usize>,
     tagged: Vec<(usize, i64, i64, i64)>,
     levels: Vec<(i64, i64, i64)>,
-    pts: Vec<[i64; 2]>,
     hull: Vec<[i64; 2]>,
     hull_mm: Vec<[f64; 2]>,
     pairs: Vec<(usize, usize)>,
@@ -121,33 +121,40 @@ impl Frame {
     }
 }
 
-/// Hull + calipers over rows `(row, cmin, cmax)` (increasing rows) of one slice.
+/// Hull + calipers over rows `(row, cmin, cmax)` (increasing rows) of one slice. `None`
+/// when the slice is empty, or when its long axis is more than `TIE_MM` shorter than
+/// `beat`'s: such a slice loses to `beat` in `better` whatever its short axis, so the
+/// short axis (O(h) per tied pair) is not worked out.
 fn axes_of_rows(
     rows: impl Iterator<Item = (i64, i64, i64)>,
     set: PointSet,
     dx: f64,
     dy: f64,
+    beat: Option<&SliceAxes>,
     s: &mut ScratchGeom<'_>,
 ) -> Option<Axes2> {
-    candidates(rows, set, s.levels, s.pts);
-    if s.pts.is_empty() {
+    levels(rows, set, s.levels);
+    if s.levels.is_empty() {
         return None;
     }
-    hull_i(s.pts, s.hull);
-    antipodal_i(s.hull, s.pairs);
+    hull_levels(s.levels, s.hull);
     s.hull_mm.clear();
     s.hull_mm.extend(
         s.hull
             .iter()
             .map(|p| [p[1] as f64 * dx / 2.0, p[0] as f64 * dy / 2.0]),
     );
-    Some(best_axes(s.hull_mm, s.pairs))
+    let lmax = long_pairs_i(s.hull, s.hull_mm, s.pairs);
+    // The slice's long axis is at most `lmax` (a pair within TIE_MM of it may be chosen).
+    if beat.is_some_and(|b| b.long_axis_mm - lmax > TIE_MM) {
+        return None;
+    }
+    Some(pick_axes(s.hull_mm, s.pairs, lmax))
 }
 
 /// Borrow of the geometric part of `Scratch`, so runs can be read while hulls are built.
 struct ScratchGeom<'a> {
     levels: &'a mut Vec<(i64, i64, i64)>,
-    pts: &'a mut Vec<[i64; 2]>,
     hull: &'a mut Vec<[i64; 2]>,
     hull_mm: &'a mut Vec<[f64; 2]>,
     pairs: &'a mut Vec<(usize, usize)>,
@@ -170,13 +177,14 @@ pub fn measure_slice(
     });
     let mut geom = ScratchGeom {
         levels: &mut scratch.levels,
-        pts: &mut scratch.pts,
         hull: &mut scratch.hull,
         hull_mm: &mut scratch.hull_mm,
         pairs: &mut scratch.pairs,
     };
-    Ok(axes_of_rows(rows, point_set, frame.dx, frame.dy, &mut geom)
-        .map(|ax| frame.slice_axes(&ax, frame.pos0)))
+    Ok(
+        axes_of_rows(rows, point_set, frame.dx, frame.dy, None, &mut geom)
+            .map(|ax| frame.slice_axes(&ax, frame.pos0)),
+    )
 }
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {
@@ -207,6 +215,76 @@ fn join_rows(parent: &mut [usize], runs: &[Run], a: (usize, usize), b: (usize, u
         }
         if ra.c1 < rb.c1 { i += 1 } else { j += 1 }
     }
+}
+
+/// Appends the runs of a row-major mask `cols` wide, from `a` (a non-zero byte) on, as
+/// runs on the frame's grid (`shift`: the slice's whole-pixel offset on it). The mask is
+/// scanned as one byte string, eight bytes at a time across row ends (narrow crops are
+/// mostly row ends), and a run is cut where it crosses one.
+fn scan_runs(mask: &[u8], mut a: usize, cols: usize, shift: (i64, i64), runs: &mut Vec<Run>) {
+    let (dr, dc) = shift;
+    let mut r = a / cols;
+    let mut start = r * cols;
+    loop {
+        let b = next_zero(mask, a);
+        while a < b {
+            while a >= start + cols {
+                r += 1;
+                start += cols;
+            }
+            let e = b.min(start + cols);
+            runs.push(Run {
+                row: r as i64 + dr,
+                c0: (a - start) as i64 + dc,
+                c1: (e - start) as i64 - 1 + dc,
+            });
+            a = e;
+        }
+        match next_nonzero(mask, b) {
+            Some(n) => a = n,
+            None => return,
+        }
+    }
+}
+
+/// Whether the runs are one 26-connected component without a union–find: every plane
+/// has one run per row, on consecutive rows that touch, and each plane touches the one
+/// before and is adjacent to it (gap ≤ `adjacent_mm`). True for most lesions (convex
+/// sections); `false` sends the lesion through the union–find, which decides exactly.
+fn one_component(planes: &[Plane], rows: &[RowIdx], runs: &[Run], adjacent_mm: f64) -> bool {
+    let touch = |a: Run, b: Run| a.c0 <= b.c1 + 1 && b.c0 <= a.c1 + 1;
+    let mut prev: Option<&[RowIdx]> = None;
+    for (p, plane) in planes.iter().enumerate() {
+        let rs = &rows[plane.rows.clone()];
+        if rs.iter().any(|r| r.runs.1 != r.runs.0 + 1) {
+            return false;
+        }
+        if rs
+            .windows(2)
+            .any(|w| w[1].row != w[0].row + 1 || !touch(runs[w[0].runs.0], runs[w[1].runs.0]))
+        {
+            return false;
+        }
+        if let Some(pr) = prev {
+            if plane.pos - planes[p - 1].pos > adjacent_mm {
+                return false;
+            }
+            // Both planes hold consecutive rows: row y of `pr` is `pr[y − pr[0].row]`.
+            let touches = rs.iter().any(|r| {
+                (r.row - 1..=r.row + 1).any(|y| {
+                    usize::try_from(y - pr[0].row)
+                        .ok()
+                        .and_then(|i| pr.get(i))
+                        .is_some_and(|q| touch(runs[r.runs.0], runs[q.runs.0]))
+                })
+            });
+            if !touches {
+                return false;
+            }
+        }
+        prev = Some(rs);
+    }
+    true
 }
 
 /// One component's running result.
@@ -346,32 +424,14 @@ pub(crate) fn measure_mask_in(
         while k < sc.order.len() && sc.order[k].0 - pos <= SAME_PLANE_MM {
             let idx = sc.order[k].1;
             let s = &lesion.slices[idx];
-            let cols = s.grid.cols;
-            let mut shift = None;
-            for r in 0..s.grid.rows {
-                let row = &s.mask[r * cols..(r + 1) * cols];
-                let mut c = 0;
-                while let Some(a) = next_nonzero(row, c) {
-                    let b = next_zero(row, a);
-                    let (dr, dc) = match shift {
-                        Some(sh) => sh,
-                        None => *shift.insert(grid_shift(&frame, s, idx)?),
-                    };
-                    sc.runs.push(Run {
-                        row: r as i64 + dr,
-                        c0: a as i64 + dc,
-                        c1: b as i64 - 1 + dc,
-                    });
-                    c = b;
-                    if c >= cols {
-                        break;
-                    }
-                }
-            }
-            if shift.is_some() {
-                n_slices += 1;
-            }
             k += 1;
+            // Empty slices need no place on the frame's grid (and may have none).
+            let Some(first) = first_nonzero(&s.mask) else {
+                continue;
+            };
+            let shift = grid_shift(&frame, s, idx)?;
+            scan_runs(&s.mask, first, s.grid.cols, shift, &mut sc.runs);
+            n_slices += 1;
         }
         if sc.runs.len() == run_start {
             continue;
@@ -413,45 +473,53 @@ pub(crate) fn measure_mask_in(
     }
 
     // 26-connected components over runs.
-    sc.parent.clear();
-    sc.parent.extend(0..sc.runs.len());
-    for p in 0..sc.planes.len() {
-        let rows = &sc.rows[sc.planes[p].rows.clone()];
-        for w in rows.windows(2) {
-            if w[1].row == w[0].row + 1 {
-                join_rows(&mut sc.parent, &sc.runs, w[0].runs, w[1].runs);
+    let mut comps: Vec<Comp> = Vec::new();
+    if one_component(&sc.planes, &sc.rows, &sc.runs, ADJACENT_SPACINGS * spacing) {
+        let voxels = sc.runs.iter().map(|r| (r.c1 - r.c0 + 1) as u64).sum();
+        comps.push(Comp { voxels, best: None });
+    } else {
+        sc.parent.clear();
+        sc.parent.extend(0..sc.runs.len());
+        for p in 0..sc.planes.len() {
+            let rows = &sc.rows[sc.planes[p].rows.clone()];
+            for w in rows.windows(2) {
+                if w[1].row == w[0].row + 1 {
+                    join_rows(&mut sc.parent, &sc.runs, w[0].runs, w[1].runs);
+                }
             }
-        }
-        if p > 0 && sc.planes[p].pos - sc.planes[p - 1].pos <= ADJACENT_SPACINGS * spacing {
-            let prev = &sc.rows[sc.planes[p - 1].rows.clone()];
-            for r in rows {
-                for dr in -1..=1 {
-                    if let Ok(q) = prev.binary_search_by(|x| x.row.cmp(&(r.row + dr))) {
-                        join_rows(&mut sc.parent, &sc.runs, r.runs, prev[q].runs);
+            if p > 0 && sc.planes[p].pos - sc.planes[p - 1].pos <= ADJACENT_SPACINGS * spacing {
+                // Rows r − 1, r, r + 1 of the previous plane, found by walking both row
+                // lists (both sorted) in step.
+                let prev = &sc.rows[sc.planes[p - 1].rows.clone()];
+                let mut q = 0;
+                for r in rows {
+                    while q < prev.len() && prev[q].row < r.row - 1 {
+                        q += 1;
+                    }
+                    for pr in prev[q..].iter().take_while(|pr| pr.row <= r.row + 1) {
+                        join_rows(&mut sc.parent, &sc.runs, r.runs, pr.runs);
                     }
                 }
             }
         }
-    }
-    sc.comp_of.clear();
-    sc.comp_of.resize(sc.runs.len(), usize::MAX);
-    let mut comps: Vec<Comp> = Vec::new();
-    for i in 0..sc.runs.len() {
-        let root = find(&mut sc.parent, i);
-        let id = if root == i {
-            comps.push(Comp::default());
-            comps.len() - 1
-        } else {
-            sc.comp_of[root]
-        };
-        sc.comp_of[i] = id;
-        comps[id].voxels += (sc.runs[i].c1 - sc.runs[i].c0 + 1) as u64;
+        sc.comp_of.clear();
+        sc.comp_of.resize(sc.runs.len(), usize::MAX);
+        for i in 0..sc.runs.len() {
+            let root = find(&mut sc.parent, i);
+            let id = if root == i {
+                comps.push(Comp::default());
+                comps.len() - 1
+            } else {
+                sc.comp_of[root]
+            };
+            sc.comp_of[i] = id;
+            comps[id].voxels += (sc.runs[i].c1 - sc.runs[i].c0 + 1) as u64;
+        }
     }
 
     // Per component and plane: row extremes → hull → axes.
     let mut geom = ScratchGeom {
         levels: &mut sc.levels,
-        pts: &mut sc.pts,
         hull: &mut sc.hull,
         hull_mm: &mut sc.hull_mm,
         pairs: &mut sc.pairs,
@@ -466,7 +534,9 @@ pub(crate) fn measure_mask_in(
                 let (a, b) = r.runs;
                 (r.row, sc.runs[a].c0, sc.runs[b - 1].c1)
             });
-            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, &mut geom) {
+            let beat = comps[0].best.as_ref();
+            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, beat, &mut geom)
+            {
                 let sa = frame.slice_axes(&ax, plane.pos);
                 if better(&sa, &comps[0].best) {
                     comps[0].best = Some(sa);
@@ -504,7 +574,9 @@ pub(crate) fn measure_mask_in(
                 }
                 Some((row, c0, c1))
             });
-            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, &mut geom) {
+            let beat = comps[id].best.as_ref();
+            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, beat, &mut geom)
+            {
                 let sa = frame.slice_axes(&ax, plane.pos);
                 if better(&sa, &comps[id].best) {
                     comps[id].best = Some(sa);

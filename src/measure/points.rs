@@ -15,13 +15,13 @@
 
 use super::PointSet;
 
-/// Appends the candidate hull points, sorted by (y2, x2) and distinct, for rows given as
+/// Writes the candidate hull points as levels `(y2, lo x2, hi x2)` with y2 strictly
+/// increasing (the points are `[y2, lo]` and `[y2, hi]`), for rows given as
 /// `(row, first inside column, last inside column)` in increasing row order.
-pub(crate) fn candidates(
+pub(crate) fn levels(
     rows: impl Iterator<Item = (i64, i64, i64)>,
     set: PointSet,
     levels: &mut Vec<(i64, i64, i64)>,
-    out: &mut Vec<[i64; 2]>,
 ) {
     levels.clear();
     let mut push = |y: i64, lo: i64, hi: i64| {
@@ -47,13 +47,6 @@ pub(crate) fn candidates(
                 push(y - 1, xa - 1, xb + 1);
                 push(y + 1, xa - 1, xb + 1);
             }
-        }
-    }
-    out.clear();
-    for &(y, lo, hi) in levels.iter() {
-        out.push([y, lo]);
-        if hi != lo {
-            out.push([y, hi]);
         }
     }
 }

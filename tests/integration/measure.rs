@@ -1253,6 +1253,129 @@ proptest! {
         prop_assert_eq!(m.n_components, n);
     }
 
+    /// A one-component lesion measures as its best slice: each slice measured on its own
+    /// (`measure_slice`, which works out every slice's short axis), kept by the documented
+    /// rule (longer long axis; within 1e-9 mm the larger short axis; else the lower slice).
+    /// Slices repeat and mirror one another so that long axes tie across slices.
+    #[test]
+    fn lesion_is_its_best_slice_by_the_tie_rule(
+        (r, c, masks, dy, dx) in (2usize..14, 2usize..14, 0.3f64..1.5, 0.3f64..1.5, 0u32..3)
+            .prop_flat_map(|(r, c, dy, dx, iso)| {
+                let (dy, dx) = if iso == 0 { (0.7, 0.7) } else { (dy, dx) };
+                (
+                    Just(r),
+                    Just(c),
+                    proptest::collection::vec(
+                        (proptest::collection::vec(proptest::bool::weighted(0.8), r * c), 0u8..4),
+                        1..6,
+                    ),
+                    Just(dy),
+                    Just(dx),
+                )
+            }),
+        set in prop_oneof![Just(PointSet::Edges), Just(PointSet::Centers), Just(PointSet::Corners)],
+    ) {
+        let mut slices: Vec<MaskSlice> = vec![];
+        for (k, (bits, how)) in masks.into_iter().enumerate() {
+            let mask: Vec<u8> = match (how, slices.first()) {
+                // A copy of the first slice, or its mirror image: equal long axes.
+                (0, Some(f)) => f.mask.clone(),
+                (1, Some(f)) => f.mask.chunks(c).flat_map(|row| row.iter().rev().copied()).collect(),
+                _ => bits.into_iter().map(u8::from).collect(),
+            };
+            slices.push(MaskSlice { grid: axial(r, c, dy, dx, 2.0 * k as f64), mask });
+        }
+        let m = measure_mask(&MaskLesion { slices: slices.clone() }, &opts(set)).unwrap();
+        prop_assume!(m.n_components == 1);
+        let mut best: Option<SliceAxes> = None;
+        for s in &slices {
+            let Some(a) = measure_slice(s, set).unwrap() else { continue };
+            let wins = best.as_ref().is_none_or(|b| {
+                a.long_axis_mm > b.long_axis_mm + 1e-9
+                    || ((a.long_axis_mm - b.long_axis_mm).abs() <= 1e-9
+                        && a.short_axis_mm > b.short_axis_mm + 1e-9)
+            });
+            if wins {
+                best = Some(a);
+            }
+        }
+        let b = best.unwrap();
+        prop_assert_eq!(m.long_axis_mm, b.long_axis_mm);
+        prop_assert_eq!(m.short_axis_mm, b.short_axis_mm);
+        prop_assert_eq!(m.slice_position_mm, Some(b.position_mm));
+        for (got, want) in m.long_axis.unwrap().iter().zip(&b.long_axis)
+            .chain(m.short_axis.unwrap().iter().zip(&b.short_axis))
+        {
+            prop_assert!(dist(*got, *want) <= 1e-9, "{:?} vs {:?}", got, want);
+        }
+    }
+
+    /// Components and their volumes agree with a 26-connected flood fill over the stack,
+    /// on slices made mostly of one run per row (sections of convex lesions), where the
+    /// union–find is skipped unless rows or slices fail to touch, with now and then a row of
+    /// two runs or an empty slice (planes two spacings apart are not adjacent).
+    #[test]
+    fn components_and_volumes_match_a_3d_flood_fill(
+        (r, c, slices) in (1usize..10, 1usize..12).prop_flat_map(|(r, c)| {
+            let row = (0u8..12, 0..c, 0..c, 0..c);
+            (Just(r), Just(c), proptest::collection::vec(proptest::collection::vec(row, r), 1..5))
+        }),
+        k in 0u64..12,
+    ) {
+        let nz = slices.len();
+        let mut vox = vec![false; nz * r * c];
+        for (z, rows) in slices.iter().enumerate() {
+            for (y, &(kind, a, b, d)) in rows.iter().enumerate() {
+                let (a, b) = (a.min(b), a.max(b));
+                for x in 0..c {
+                    vox[(z * r + y) * c + x] = match kind {
+                        0 => false,
+                        // A second run beyond a gap.
+                        1 => (x >= a && x <= b) || x == d.max(b + 2),
+                        _ => x >= a && x <= b,
+                    } && !(nz > 2 && z == 1 && rows[0].0 == 11);
+                }
+            }
+        }
+        let (dy, dx, dz) = (0.7, 0.9, 2.0);
+        let lesion = MaskLesion {
+            slices: (0..nz)
+                .map(|z| MaskSlice {
+                    grid: axial(r, c, dy, dx, z as f64 * dz),
+                    mask: vox[z * r * c..(z + 1) * r * c].iter().map(|&v| u8::from(v)).collect(),
+                })
+                .collect(),
+        };
+        // Reference sizes: flood fill; slices z and z ± 1 are adjacent (spacing dz).
+        let mut seen = vec![false; vox.len()];
+        let mut sizes = vec![];
+        for startv in 0..vox.len() {
+            if !vox[startv] || seen[startv] { continue; }
+            seen[startv] = true;
+            let mut stack = vec![startv];
+            let mut n = 0u64;
+            while let Some(p) = stack.pop() {
+                n += 1;
+                let (z, y, x) = ((p / (r * c)) as i64, ((p / c) % r) as i64, (p % c) as i64);
+                for dz in -1..=1 { for dyy in -1..=1 { for dxx in -1..=1 {
+                    let (zz, yy, xx) = (z + dz, y + dyy, x + dxx);
+                    if zz < 0 || yy < 0 || xx < 0 || zz >= nz as i64 || yy >= r as i64 || xx >= c as i64 { continue; }
+                    let q = ((zz as usize * r) + yy as usize) * c + xx as usize;
+                    if vox[q] && !seen[q] { seen[q] = true; stack.push(q); }
+                }}}
+            }
+            sizes.push(n);
+        }
+        let voxel_mm3 = dy * dx * dz;
+        let min = (k as f64 + 0.5) * voxel_mm3;
+        let kept = sizes.iter().filter(|&&n| n as f64 * voxel_mm3 >= min).count();
+        let kept = if kept == 0 && !sizes.is_empty() { 1 } else { kept };
+        let o = MeasureOptions { point_set: PointSet::Edges, min_component_mm3: min };
+        let m = measure_mask_spaced(&lesion, &o, Some(dz)).unwrap();
+        prop_assert_eq!(m.n_components, kept);
+        prop_assert_eq!(m.dropped_components, sizes.len() - kept);
+    }
+
     /// Arbitrary geometry and masks never panic: each lesion is Ok or a typed error.
     #[test]
     fn arbitrary_input_never_panics(

@@ -275,19 +275,29 @@ fn patients_csv(patients: &[PatientRow], clinical: &ClinicalTable) -> Result<Str
     let mut header: Vec<&str> = PATIENTS_HEADER.to_vec();
     header.extend(clinical.columns.iter().map(String::as_str));
     w.write_record(&header).map_err(err)?;
+    // Each row is the serialised `PatientRow` followed by the clinical fields: serialise all
+    // rows once, read them back as records, extend each (one writer and one reader for the
+    // table, not one of each per patient: building a csv reader costs as much as a row).
+    let mut serialised = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     for p in patients {
-        let mut one = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
-        one.serialize(p).map_err(err)?;
-        let bytes = one
-            .into_inner()
-            .map_err(|e| err(csv::Error::from(e.into_error())))?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(bytes.as_slice());
-        let mut rec = csv::StringRecord::new();
-        rdr.read_record(&mut rec).map_err(err)?;
+        serialised.serialize(p).map_err(err)?;
+    }
+    let bytes = serialised
+        .into_inner()
+        .map_err(|e| err(csv::Error::from(e.into_error())))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes.as_slice());
+    let mut rec = csv::StringRecord::new();
+    for p in patients {
+        if !rdr.read_record(&mut rec).map_err(err)? {
+            return Err(err(csv::Error::from(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "a serialised patient row is missing",
+            ))));
+        }
         match clinical.patients.get(&p.patient_id) {
             Some(c) => rec.extend(c.fields.iter()),
             None => rec.extend(clinical.columns.iter().map(|_| "")),

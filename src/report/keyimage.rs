@@ -357,7 +357,11 @@ impl Indexed {
         enc.set_color(png::ColorType::Indexed);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_palette(self.palette());
-        enc.set_filter(png::Filter::Paeth);
+        // Up, not Paeth: the crop is an integer nearest-neighbour enlargement, so most rows
+        // repeat the one above and filter to zeros, which FdeflateUltraFast packs as runs.
+        // On 20 bench patients: encoding 109 M -> 62 M instructions, PNGs 0.74 -> 1.02 MB
+        // (no filter at all: 12 MB, this deflater only finds runs).
+        enc.set_filter(png::Filter::Up);
         enc.set_deflate_compression(png::DeflateCompression::FdeflateUltraFast);
         let encode_err = |e: png::EncodingError| KeyImageError::Encode(e.to_string());
         let mut w = enc.write_header().map_err(encode_err)?;
@@ -564,21 +568,19 @@ impl<'a> View<'a> {
             grey_index(if invert { 255 - g } else { g })
         });
         let stride = w as usize;
-        let mut buf = vec![0u8; stride * h as usize];
+        // Every pixel is written once, so the buffer is grown row by row, not zeroed first.
+        let mut buf = Vec::with_capacity(stride * h as usize);
         // Enlarged crops repeat each source row `scale` times: fill a line once, then copy.
         let mut prev: Option<usize> = None;
         for y in 0..h as usize {
             let r = self.source_row(yd(y as u32));
             if prev == Some(r) {
-                buf.copy_within((y - 1) * stride..y * stride, y * stride);
+                buf.extend_from_within((y - 1) * stride..y * stride);
                 continue;
             }
             prev = Some(r);
             let row = &grey[r * self.grid.cols..][..self.grid.cols];
-            let line = &mut buf[y * stride..(y + 1) * stride];
-            for (px, &c) in line.iter_mut().zip(&cols) {
-                *px = index[usize::from(row[c])];
-            }
+            buf.extend(cols.iter().map(|&c| index[usize::from(row[c])]));
         }
         Ok(Indexed {
             w,
@@ -633,9 +635,29 @@ fn grey_levels(img: &SliceImage, choice: WindowChoice) -> Vec<u8> {
             }
         }
     });
-    img.values
+    window_levels(&img.values, window)
+}
+
+/// `window_level` of every value, in a loop without branches or libm calls (it runs for
+/// every pixel of every key image): for a window wider than one level, the two cut-offs of
+/// the VOI function are exactly where the linear ramp leaves 0..=255, so a clamp does
+/// them, and the ramp is non-negative there, so adding 0.5 and truncating rounds it.
+fn window_levels(values: &[f32], w: Window) -> Vec<u8> {
+    if w.width <= 1.0 {
+        return values
+            .iter()
+            .map(|&v| window_level(f64::from(v), w))
+            .collect();
+    }
+    let c = w.center - 0.5;
+    let den = w.width - 1.0;
+    values
         .iter()
-        .map(|&v| window_level(f64::from(v), window))
+        .map(|&v| {
+            let x = f64::from(v);
+            let g = (((x - c) / den + 0.5) * 255.0).clamp(0.0, 255.0) + 0.5;
+            if x.is_finite() { g as u8 } else { 0 }
+        })
         .collect()
 }
 
@@ -922,6 +944,24 @@ fn mask_samples(
     };
     let (clo, chi) = (cmin as f64 - 0.5, cmax as f64 + 1.5);
     let (rlo, rhi) = (rmin as f64 - 0.5, rmax as f64 + 1.5);
+    // When mask rows lie along output rows (the usual SEG on its own image's grid), an
+    // output column always samples the same mask column: look it up instead of computing
+    // it per pixel (`usize::MAX`: outside the mask).
+    let aligned = rx == 0.0 && cy == 0.0;
+    let col_of: Vec<usize> = if aligned {
+        (0..w)
+            .map(|x| {
+                let c = c0 + cx * f64::from(x) + 0.5;
+                if c >= 0.0 && c < g.cols as f64 {
+                    c as usize
+                } else {
+                    usize::MAX
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     for y in 0..h {
         let yf = f64::from(y);
         let (ca, ra) = (c0 + cy * yf, r0 + ry * yf);
@@ -933,6 +973,21 @@ fn mask_samples(
         };
         spans[y as usize] = (xa, xb);
         let line = &mut out[y as usize * w as usize..][..w as usize];
+        if aligned {
+            let r = ra + 0.5;
+            let row = (r >= 0.0 && r < g.rows as f64)
+                .then(|| m.mask.get(r as usize * g.cols..)?.get(..g.cols))
+                .flatten();
+            if let Some(row) = row {
+                for (px, &c) in line[xa as usize..xb as usize]
+                    .iter_mut()
+                    .zip(&col_of[xa as usize..xb as usize])
+                {
+                    *px = row.get(c).is_some_and(|v| *v != 0);
+                }
+            }
+            continue;
+        }
         for x in xa..xb {
             let xf = f64::from(x);
             // Nearest pixel: floor(t + 0.5); for t + 0.5 >= 0 the cast truncates to the same
@@ -1170,6 +1225,59 @@ mod tests {
         // Centre maps to mid grey: ((39.5 - 39.5) / 399 + 0.5) * 255 = 127.5 -> 128.
         assert_eq!(window_level(39.5, w), 128);
         assert_eq!(window_level(f64::NAN, w), 0);
+    }
+
+    /// The branch-free loop gives what the PS3.3 formula gives, value by value, at the
+    /// cut-offs, at every half-level step and beyond the range, for several windows.
+    #[test]
+    fn window_levels_equal_the_formula() {
+        let windows = [
+            SOFT_TISSUE,
+            Window {
+                center: 0.5,
+                width: 2.0,
+            },
+            Window {
+                center: 1024.0,
+                width: 4096.0,
+            },
+            Window {
+                center: -600.0,
+                width: 1500.0,
+            },
+            Window {
+                center: 3.0,
+                width: 1.0,
+            },
+            Window {
+                center: 7.25,
+                width: 0.5,
+            },
+        ];
+        for w in windows {
+            let c = w.center - 0.5;
+            let half = (w.width - 1.0) / 2.0;
+            let mut values: Vec<f32> = (-3000..3000).map(|i| i as f32 * 0.5).collect();
+            for x in [c - half, c + half, c, c - half - 1e-3, c + half + 1e-3] {
+                values.push(x as f32);
+            }
+            // Grey-level boundaries: where the ramp crosses k + 0.5.
+            for k in 0..256 {
+                let x = c + ((k as f64 + 0.5) / 255.0 - 0.5) * (w.width - 1.0);
+                values.extend([x as f32, f32::from_bits((x as f32).to_bits() + 1)]);
+            }
+            values.extend([
+                f32::NAN,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::MAX,
+                f32::MIN,
+            ]);
+            let fast = window_levels(&values, w);
+            for (v, g) in values.iter().zip(fast) {
+                assert_eq!(g, window_level(f64::from(*v), w), "{v} in {w:?}");
+            }
+        }
     }
 
     #[test]

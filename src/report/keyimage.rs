@@ -259,8 +259,8 @@ const PALETTE_GREYS: u32 = 240;
 /// export: 110 ms vs 265 ms, 6.3 MB vs 9.2 MB). The 256 window levels go to 240 palette
 /// greys, so a grey may be shown up to half a level off (0.2 % of the window width); the
 /// overlay colours are exact. An image with more than 16 non-grey colours (not one this
-/// module draws) is written as RGB. Paeth filtering keeps the enlarged crop's repeated rows
-/// at zero, which fdeflate's run-length coding then all but removes.
+/// module draws) is written as RGB. The Up filter turns the enlarged crop's repeated rows
+/// into zeros, which fdeflate's run-length coding then all but removes.
 pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, KeyImageError> {
     match Indexed::from_rgb(img) {
         Some(ix) => ix.encode(),

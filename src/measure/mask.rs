@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use super::geometry::{V3, comb, cross, dot, norm, validate_grid};
+use super::geometry::{V3, comb, cross, dot, norm, validate_grid, validate_grid_like};
 use super::hull::{Axes2, TIE_MM, hull_levels, long_pairs_i, pick_axes};
 use super::points::{
     BoundGeom, Extents, first_nonzero, levels, next_nonzero, next_zero, row_extent,
@@ -75,6 +75,8 @@ struct Plane {
     rows: Range<usize>,
     /// One run per row, on consecutive rows that touch: one 8-connected component.
     simple: bool,
+    /// Coarse `Extents` of the plane's rows, for its diameter bounds.
+    coarse: Extents,
 }
 
 /// Geometry shared by all slices of a lesion (taken from the first slice).
@@ -298,8 +300,9 @@ pub(crate) fn better(new: &SliceAxes, old: &Option<SliceAxes>) -> bool {
 fn check_slices(slices: &[MaskSlice]) -> Result<Option<Frame>, MeasureError> {
     let mut frame: Option<Frame> = None;
     for (k, s) in slices.iter().enumerate() {
-        let n =
-            validate_grid(&s.grid, s.mask.len()).map_err(|e| prefix(e, &format!("slice {k}")))?;
+        let like = frame.as_ref().map(|f| (&slices[0].grid, f.normal));
+        let n = validate_grid_like(&s.grid, s.mask.len(), like)
+            .map_err(|e| prefix(e, &format!("slice {k}")))?;
         match &frame {
             None => frame = Some(Frame::new(&s.grid, n)),
             Some(f) => {
@@ -341,7 +344,8 @@ fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureE
     let d = super::geometry::sub(g.origin, f.origin);
     let dc = dot(d, f.row) / f.dx;
     let dr = dot(d, f.col) / f.dy;
-    if (dc - dc.round()).abs() > GRID_TOL_PX || (dr - dr.round()).abs() > GRID_TOL_PX {
+    let (rc, rr) = (dc.round(), dr.round());
+    if (dc - rc).abs() > GRID_TOL_PX || (dr - rr).abs() > GRID_TOL_PX {
         return Err(MeasureError::InvalidGeometry(format!(
             "slice {k} origin is offset by ({dr:.3}, {dc:.3}) pixels from slice 0, not whole pixels"
         )));
@@ -352,7 +356,7 @@ fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureE
             "slice {k} origin is {dr:.0} rows, {dc:.0} columns away from slice 0"
         )));
     }
-    Ok((dr.round() as i64, dc.round() as i64))
+    Ok((rr as i64, rc as i64))
 }
 
 /// Long and short axis of a mask lesion; see `measure_mask` for the rules.
@@ -454,6 +458,7 @@ fn measure_mask_pruned(
         }
         let row_start = sc.rows.len();
         let mut simple = true;
+        let mut coarse = Extents::empty(false);
         let mut i = run_start;
         while i < sc.runs.len() {
             let row = sc.runs[i].row;
@@ -463,6 +468,7 @@ fn measure_mask_pruned(
             }
             let (lo, hi) = (sc.runs[i].c0, sc.runs[j - 1].c1);
             simple &= j == i + 1;
+            coarse.add(row, lo, hi);
             if sc.rows.len() > row_start {
                 let last = sc.rows[sc.rows.len() - 1];
                 simple &= last.row + 1 == row && last.lo <= hi + 1 && lo <= last.hi + 1;
@@ -479,6 +485,7 @@ fn measure_mask_pruned(
             pos,
             rows: row_start..sc.rows.len(),
             simple,
+            coarse,
         });
     }
     if sc.planes.is_empty() {
@@ -488,8 +495,27 @@ fn measure_mask_pruned(
     // 26-connected components over runs.
     let mut comps: Vec<Comp> = Vec::new();
     if one_component(&sc.planes, &sc.rows, ADJACENT_SPACINGS * spacing) {
+        let geom = ScratchGeom {
+            levels: &mut sc.levels,
+            hull: &mut sc.hull,
+            hull_mm: &mut sc.hull_mm,
+            pairs: &mut sc.pairs,
+        };
+        let best = best_plane(&sc.planes, &sc.rows, &frame, opts.point_set, prune, geom);
+        // One component is kept whatever its volume: `assemble` without its vectors.
+        if let Some(b) = best {
+            return Ok(Measurement {
+                long_axis_mm: b.long_axis_mm,
+                short_axis_mm: b.short_axis_mm,
+                slice_position_mm: Some(b.position_mm),
+                n_components: 1,
+                dropped_components: 0,
+                long_axis: Some(b.long_axis),
+                short_axis: Some(b.short_axis),
+            });
+        }
         let voxels = sc.runs.iter().map(|r| (r.c1 - r.c0 + 1) as u64).sum();
-        comps.push(Comp { voxels, best: None });
+        comps.push(Comp { voxels, best });
     } else {
         sc.parent.clear();
         sc.parent.extend(0..sc.runs.len());
@@ -542,6 +568,7 @@ fn measure_mask_pruned(
         comps[0].best = best_plane(&sc.planes, &sc.rows, &frame, set, prune, geom);
         return Ok(assemble(comps, frame.dx * frame.dy * spacing, opts));
     }
+
     for plane in &sc.planes {
         let rows = &sc.rows[plane.rows.clone()];
         let first = rows[0].runs.0;
@@ -632,10 +659,15 @@ fn best_plane(
     // choose a pair up to `TIE_MM` shorter than the calipers' longest, hence the floor's
     // margin.
     let bounds = |p: usize, fine: bool| {
-        let it = rows[planes[p].rows.clone()]
-            .iter()
-            .map(|r| (r.row, r.lo, r.hi));
-        let (floor, bound) = bg.bounds(&Extents::of(it, fine), set);
+        let e = if fine {
+            let it = rows[planes[p].rows.clone()]
+                .iter()
+                .map(|r| (r.row, r.lo, r.hi));
+            Extents::of(it, true)
+        } else {
+            planes[p].coarse
+        };
+        let (floor, bound) = bg.bounds(&e, set);
         Bounds {
             floor: floor - 2.0 * TIE_MM,
             bound,

@@ -80,17 +80,31 @@ impl Extents {
     /// eight directions, else the rows, columns and diagonals (half the work).
     #[inline]
     pub(crate) fn of(rows: impl Iterator<Item = (i64, i64, i64)>, fine: bool) -> Extents {
-        let (mut lo, mut hi) = ([i64::MAX; 8], [i64::MIN; 8]);
+        let mut e = Extents::empty(fine);
         for (r, a, b) in rows {
-            for (k, &(p, q)) in DIRS.iter().enumerate() {
-                if fine || k % 2 == 0 {
-                    let (x0, x1) = if p >= 0 { (a, b) } else { (b, a) };
-                    lo[k] = lo[k].min(p * x0 + q * r);
-                    hi[k] = hi[k].max(p * x1 + q * r);
-                }
+            e.add(r, a, b);
+        }
+        e
+    }
+
+    pub(crate) fn empty(fine: bool) -> Extents {
+        Extents {
+            lo: [i64::MAX; 8],
+            hi: [i64::MIN; 8],
+            fine,
+        }
+    }
+
+    /// Adds row `r` with first and last inside columns `a ≤ b`.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, r: i64, a: i64, b: i64) {
+        for (k, &(p, q)) in DIRS.iter().enumerate() {
+            if self.fine || k % 2 == 0 {
+                let (x0, x1) = if p >= 0 { (a, b) } else { (b, a) };
+                self.lo[k] = self.lo[k].min(p * x0 + q * r);
+                self.hi[k] = self.hi[k].max(p * x1 + q * r);
             }
         }
-        Extents { lo, hi, fine }
     }
 }
 

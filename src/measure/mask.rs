@@ -4,8 +4,10 @@
 //! first slice's). Runs are joined into 26-connected components with a union–find (skipped
 //! when every section is one run per row and everything touches: one component), then
 //! each component's rows on each slice give the row extremes that the hull needs
-//! (see `points`). Working memory is a few vectors proportional to the number of runs,
-//! reused across lesions through `Scratch`.
+//! (see `points`). A one-component lesion's planes whose diameter bounds show they cannot
+//! be the best get no hull (`best_plane`); the result is the same as measuring every
+//! plane. Working memory is a few vectors proportional to the number of runs, reused
+//! across lesions through `Scratch`.
 
 use std::ops::Range;
 

@@ -4,14 +4,18 @@
 //! first slice's). Runs are joined into 26-connected components with a union–find (skipped
 //! when every section is one run per row and everything touches: one component), then
 //! each component's rows on each slice give the row extremes that the hull needs
-//! (see `points`). Working memory is a few vectors proportional to the number of runs,
-//! reused across lesions through `Scratch`.
+//! (see `points`). A one-component lesion's planes whose diameter bounds show they cannot
+//! be the best get no hull (`best_plane`); the result is the same as measuring every
+//! plane. Working memory is a few vectors proportional to the number of runs, reused
+//! across lesions through `Scratch`.
 
 use std::ops::Range;
 
-use super::geometry::{V3, comb, cross, dot, norm, validate_grid};
+use super::geometry::{V3, comb, cross, dot, norm, validate_grid, validate_grid_like};
 use super::hull::{Axes2, TIE_MM, hull_levels, long_pairs_i, pick_axes};
-use super::points::{first_nonzero, levels, next_nonzero, next_zero, row_extent};
+use super::points::{
+    BoundGeom, Extents, first_nonzero, levels, next_nonzero, next_zero, row_extent,
+};
 use super::{MaskLesion, MaskSlice, MeasureError, MeasureOptions, Measurement, PointSet};
 
 /// Two slices closer than this along the normal are the same plane (their masks are OR-ed).
@@ -61,6 +65,9 @@ struct Run {
 #[derive(Debug, Clone, Copy)]
 struct RowIdx {
     row: i64,
+    /// First and last inside column of the row (all its runs).
+    lo: i64,
+    hi: i64,
     runs: (usize, usize),
 }
 
@@ -68,6 +75,10 @@ struct RowIdx {
 struct Plane {
     pos: f64,
     rows: Range<usize>,
+    /// One run per row, on consecutive rows that touch: one 8-connected component.
+    simple: bool,
+    /// Coarse `Extents` of the plane's rows, for its diameter bounds.
+    coarse: Extents,
 }
 
 /// Geometry shared by all slices of a lesion (taken from the first slice).
@@ -247,44 +258,25 @@ fn scan_runs(mask: &[u8], mut a: usize, cols: usize, shift: (i64, i64), runs: &m
     }
 }
 
-/// Whether the runs are one 26-connected component without a union–find: every plane
-/// has one run per row, on consecutive rows that touch, and each plane touches the one
-/// before and is adjacent to it (gap ≤ `adjacent_mm`). True for most lesions (convex
-/// sections); `false` sends the lesion through the union–find, which decides exactly.
-fn one_component(planes: &[Plane], rows: &[RowIdx], runs: &[Run], adjacent_mm: f64) -> bool {
-    let touch = |a: Run, b: Run| a.c0 <= b.c1 + 1 && b.c0 <= a.c1 + 1;
-    let mut prev: Option<&[RowIdx]> = None;
-    for (p, plane) in planes.iter().enumerate() {
-        let rs = &rows[plane.rows.clone()];
-        if rs.iter().any(|r| r.runs.1 != r.runs.0 + 1) {
-            return false;
-        }
-        if rs
-            .windows(2)
-            .any(|w| w[1].row != w[0].row + 1 || !touch(runs[w[0].runs.0], runs[w[1].runs.0]))
-        {
-            return false;
-        }
-        if let Some(pr) = prev {
-            if plane.pos - planes[p - 1].pos > adjacent_mm {
-                return false;
-            }
+/// Whether the runs are one 26-connected component without a union–find: every plane is
+/// `simple`, and each plane touches the one before and is adjacent to it (gap ≤
+/// `adjacent_mm`). True for most lesions (convex sections); `false` sends the lesion
+/// through the union–find, which decides exactly.
+fn one_component(planes: &[Plane], rows: &[RowIdx], adjacent_mm: f64) -> bool {
+    planes.iter().all(|p| p.simple)
+        && planes.windows(2).all(|w| {
+            let (pr, rs) = (&rows[w[0].rows.clone()], &rows[w[1].rows.clone()]);
             // Both planes hold consecutive rows: row y of `pr` is `pr[y − pr[0].row]`.
-            let touches = rs.iter().any(|r| {
-                (r.row - 1..=r.row + 1).any(|y| {
-                    usize::try_from(y - pr[0].row)
-                        .ok()
-                        .and_then(|i| pr.get(i))
-                        .is_some_and(|q| touch(runs[r.runs.0], runs[q.runs.0]))
+            w[1].pos - w[0].pos <= adjacent_mm
+                && rs.iter().any(|r| {
+                    (r.row - 1..=r.row + 1).any(|y| {
+                        usize::try_from(y - pr[0].row)
+                            .ok()
+                            .and_then(|i| pr.get(i))
+                            .is_some_and(|q| q.lo <= r.hi + 1 && r.lo <= q.hi + 1)
+                    })
                 })
-            });
-            if !touches {
-                return false;
-            }
-        }
-        prev = Some(rs);
-    }
-    true
+        })
 }
 
 /// One component's running result.
@@ -310,8 +302,9 @@ pub(crate) fn better(new: &SliceAxes, old: &Option<SliceAxes>) -> bool {
 fn check_slices(slices: &[MaskSlice]) -> Result<Option<Frame>, MeasureError> {
     let mut frame: Option<Frame> = None;
     for (k, s) in slices.iter().enumerate() {
-        let n =
-            validate_grid(&s.grid, s.mask.len()).map_err(|e| prefix(e, &format!("slice {k}")))?;
+        let like = frame.as_ref().map(|f| (&slices[0].grid, f.normal));
+        let n = validate_grid_like(&s.grid, s.mask.len(), like)
+            .map_err(|e| prefix(e, &format!("slice {k}")))?;
         match &frame {
             None => frame = Some(Frame::new(&s.grid, n)),
             Some(f) => {
@@ -353,7 +346,8 @@ fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureE
     let d = super::geometry::sub(g.origin, f.origin);
     let dc = dot(d, f.row) / f.dx;
     let dr = dot(d, f.col) / f.dy;
-    if (dc - dc.round()).abs() > GRID_TOL_PX || (dr - dr.round()).abs() > GRID_TOL_PX {
+    let (rc, rr) = (dc.round(), dr.round());
+    if (dc - rc).abs() > GRID_TOL_PX || (dr - rr).abs() > GRID_TOL_PX {
         return Err(MeasureError::InvalidGeometry(format!(
             "slice {k} origin is offset by ({dr:.3}, {dc:.3}) pixels from slice 0, not whole pixels"
         )));
@@ -364,7 +358,7 @@ fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureE
             "slice {k} origin is {dr:.0} rows, {dc:.0} columns away from slice 0"
         )));
     }
-    Ok((dr.round() as i64, dc.round() as i64))
+    Ok((rr as i64, rc as i64))
 }
 
 /// Long and short axis of a mask lesion; see `measure_mask` for the rules.
@@ -373,6 +367,18 @@ pub(crate) fn measure_mask_in(
     lesion: &MaskLesion,
     opts: &MeasureOptions,
     slice_spacing_mm: Option<f64>,
+) -> Result<Measurement, MeasureError> {
+    measure_mask_pruned(sc, lesion, opts, slice_spacing_mm, true)
+}
+
+/// `measure_mask_in`; `prune = false` measures every plane of a one-component lesion
+/// (the reference the pruning is tested against).
+fn measure_mask_pruned(
+    sc: &mut Scratch,
+    lesion: &MaskLesion,
+    opts: &MeasureOptions,
+    slice_spacing_mm: Option<f64>,
+    prune: bool,
 ) -> Result<Measurement, MeasureError> {
     if !(opts.min_component_mm3.is_finite() && opts.min_component_mm3 >= 0.0) {
         return Err(MeasureError::InvalidGeometry(format!(
@@ -453,19 +459,35 @@ pub(crate) fn measure_mask_in(
             sc.runs.truncate(w);
         }
         let row_start = sc.rows.len();
+        let mut simple = true;
+        let mut coarse = Extents::empty(false);
         let mut i = run_start;
         while i < sc.runs.len() {
             let row = sc.runs[i].row;
-            let mut j = i;
+            let mut j = i + 1;
             while j < sc.runs.len() && sc.runs[j].row == row {
                 j += 1;
             }
-            sc.rows.push(RowIdx { row, runs: (i, j) });
+            let (lo, hi) = (sc.runs[i].c0, sc.runs[j - 1].c1);
+            simple &= j == i + 1;
+            coarse.add(row, lo, hi);
+            if sc.rows.len() > row_start {
+                let last = sc.rows[sc.rows.len() - 1];
+                simple &= last.row + 1 == row && last.lo <= hi + 1 && lo <= last.hi + 1;
+            }
+            sc.rows.push(RowIdx {
+                row,
+                lo,
+                hi,
+                runs: (i, j),
+            });
             i = j;
         }
         sc.planes.push(Plane {
             pos,
             rows: row_start..sc.rows.len(),
+            simple,
+            coarse,
         });
     }
     if sc.planes.is_empty() {
@@ -474,9 +496,28 @@ pub(crate) fn measure_mask_in(
 
     // 26-connected components over runs.
     let mut comps: Vec<Comp> = Vec::new();
-    if one_component(&sc.planes, &sc.rows, &sc.runs, ADJACENT_SPACINGS * spacing) {
+    if one_component(&sc.planes, &sc.rows, ADJACENT_SPACINGS * spacing) {
+        let geom = ScratchGeom {
+            levels: &mut sc.levels,
+            hull: &mut sc.hull,
+            hull_mm: &mut sc.hull_mm,
+            pairs: &mut sc.pairs,
+        };
+        let best = best_plane(&sc.planes, &sc.rows, &frame, opts.point_set, prune, geom);
+        // One component is kept whatever its volume: `assemble` without its vectors.
+        if let Some(b) = best {
+            return Ok(Measurement {
+                long_axis_mm: b.long_axis_mm,
+                short_axis_mm: b.short_axis_mm,
+                slice_position_mm: Some(b.position_mm),
+                n_components: 1,
+                dropped_components: 0,
+                long_axis: Some(b.long_axis),
+                short_axis: Some(b.short_axis),
+            });
+        }
         let voxels = sc.runs.iter().map(|r| (r.c1 - r.c0 + 1) as u64).sum();
-        comps.push(Comp { voxels, best: None });
+        comps.push(Comp { voxels, best });
     } else {
         sc.parent.clear();
         sc.parent.extend(0..sc.runs.len());
@@ -524,26 +565,16 @@ pub(crate) fn measure_mask_in(
         hull_mm: &mut sc.hull_mm,
         pairs: &mut sc.pairs,
     };
+    if comps.len() == 1 {
+        let set = opts.point_set;
+        comps[0].best = best_plane(&sc.planes, &sc.rows, &frame, set, prune, geom);
+        return Ok(assemble(comps, frame.dx * frame.dy * spacing, opts));
+    }
+
     for plane in &sc.planes {
         let rows = &sc.rows[plane.rows.clone()];
         let first = rows[0].runs.0;
         let last = rows[rows.len() - 1].runs.1;
-        let single = comps.len() == 1;
-        if single {
-            let it = rows.iter().map(|r| {
-                let (a, b) = r.runs;
-                (r.row, sc.runs[a].c0, sc.runs[b - 1].c1)
-            });
-            let beat = comps[0].best.as_ref();
-            if let Some(ax) = axes_of_rows(it, opts.point_set, frame.dx, frame.dy, beat, &mut geom)
-            {
-                let sa = frame.slice_axes(&ax, plane.pos);
-                if better(&sa, &comps[0].best) {
-                    comps[0].best = Some(sa);
-                }
-            }
-            continue;
-        }
         sc.tagged.clear();
         sc.tagged.extend(
             (first..last).map(|i| (sc.comp_of[i], sc.runs[i].row, sc.runs[i].c0, sc.runs[i].c1)),
@@ -588,6 +619,129 @@ pub(crate) fn measure_mask_in(
     Ok(assemble(comps, frame.dx * frame.dy * spacing, opts))
 }
 
+/// The best plane of a one-component lesion: the result of taking the planes in order and
+/// keeping the `better` one, as the multi-component path does, with less work. Each plane
+/// has cheap bounds on its long axis (`BoundGeom::bounds`); a plane whose bound is more
+/// than `TIE_MM` under the best long axis so far gets no hull. Before any plane is
+/// measured, the first plane is held by its bounds alone, and replaced by the next one
+/// while that one's lower bound is more than `TIE_MM` over the held one's upper bound.
+/// Every decision taken on bounds is the one the sequential fold takes on the axes: its
+/// tests (`new > old + TIE_MM`, `old − new > TIE_MM`) hold for every length within the
+/// bounds. So the growing sections of a round lesion, like the shrinking ones, are mostly
+/// never measured. `prune = false` measures every plane (the reference in tests).
+fn best_plane(
+    planes: &[Plane],
+    rows: &[RowIdx],
+    frame: &Frame,
+    set: PointSet,
+    prune: bool,
+    mut geom: ScratchGeom<'_>,
+) -> Option<SliceAxes> {
+    let (dx, dy) = (frame.dx, frame.dy);
+    let mut exact = |p: usize, beat: Option<&SliceAxes>| {
+        let it = rows[planes[p].rows.clone()]
+            .iter()
+            .map(|r| (r.row, r.lo, r.hi));
+        axes_of_rows(it, set, dx, dy, beat, &mut geom)
+            .map(|ax| frame.slice_axes(&ax, planes[p].pos))
+    };
+    if !prune {
+        let mut best = None;
+        for p in 0..planes.len() {
+            if let Some(sa) = exact(p, best.as_ref()) {
+                if better(&sa, &best) {
+                    best = Some(sa);
+                }
+            }
+        }
+        return best;
+    }
+    let bg = BoundGeom::new(dx, dy);
+    // Bounds of plane p, coarse first and fine when a decision needs them. `pick_axes` may
+    // choose a pair up to `TIE_MM` shorter than the calipers' longest, hence the floor's
+    // margin.
+    let bounds = |p: usize, fine: bool| {
+        let e = if fine {
+            let it = rows[planes[p].rows.clone()]
+                .iter()
+                .map(|r| (r.row, r.lo, r.hi));
+            Extents::of(it, true)
+        } else {
+            planes[p].coarse
+        };
+        let (floor, bound) = bg.bounds(&e, set);
+        Bounds {
+            floor: floor - 2.0 * TIE_MM,
+            bound,
+            fine,
+        }
+    };
+    let mut best: Option<SliceAxes> = None;
+    // The plane standing as best while only its bounds are known.
+    let mut held: Option<(usize, Bounds)> = None;
+    for p in 0..planes.len() {
+        let mut bp = bounds(p, false);
+        if let Some(b) = &best {
+            let loses = |bp: &Bounds| b.long_axis_mm - bp.bound > TIE_MM;
+            if loses(&bp) || loses(&bounds(p, true)) {
+                continue;
+            }
+            if let Some(sa) = exact(p, Some(b)) {
+                if better(&sa, &best) {
+                    best = Some(sa);
+                }
+            }
+            continue;
+        }
+        let Some((k, mut bk)) = held else {
+            held = Some((p, bp));
+            continue;
+        };
+        let mut decided = false;
+        for fine in [false, true] {
+            if fine {
+                bp = bounds(p, true);
+                if !bk.fine {
+                    bk = bounds(k, true);
+                    held = Some((k, bk));
+                }
+            }
+            if bk.floor - bp.bound > TIE_MM {
+                decided = true; // p loses to k whatever their axes
+                break;
+            }
+            if bp.floor - bk.bound > TIE_MM {
+                held = Some((p, bp)); // k loses to p whatever their axes
+                decided = true;
+                break;
+            }
+        }
+        if decided {
+            continue;
+        }
+        held = None;
+        best = exact(k, None);
+        if let Some(sa) = exact(p, best.as_ref()) {
+            if better(&sa, &best) {
+                best = Some(sa);
+            }
+        }
+    }
+    if let Some((k, _)) = held {
+        best = exact(k, None);
+    }
+    best
+}
+
+/// Bounds on a plane's long axis as `pick_axes` reports it (mm).
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    floor: f64,
+    bound: f64,
+    /// From all eight directions of `Extents`.
+    fine: bool,
+}
+
 /// RECIST fragmentation: the kept components' long axes add up; the short axis, slice and
 /// end points are those of the component with the longest long axis (ties: more voxels).
 /// Components under the volume threshold are dropped, unless all are, in which case the
@@ -628,5 +782,88 @@ fn assemble(comps: Vec<Comp>, voxel_mm3: f64, opts: &MeasureOptions) -> Measurem
         dropped_components: total - kept.len(),
         long_axis: primary.as_ref().map(|b| b.long_axis),
         short_axis: primary.as_ref().map(|b| b.short_axis),
+    }
+}
+
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use crate::measure::PlaneGrid;
+    use proptest::prelude::*;
+
+    /// A stack of filled discs (centre, radii in pixels; repeats and near-equal sizes make
+    /// ties between slices common), sometimes with a stray pixel.
+    fn lesion(
+        discs: &[(f64, f64, f64, f64)],
+        stray: Option<(usize, usize)>,
+        dx: f64,
+        dy: f64,
+    ) -> MaskLesion {
+        const N: usize = 16;
+        let slices = discs
+            .iter()
+            .enumerate()
+            .map(|(z, &(cy, cx, ry, rx))| {
+                let mut mask = vec![0u8; N * N];
+                for r in 0..N {
+                    for c in 0..N {
+                        let (u, v) = ((r as f64 - cy) / ry, (c as f64 - cx) / rx);
+                        mask[r * N + c] = u8::from(u * u + v * v <= 1.0);
+                    }
+                }
+                if let Some((r, c)) = stray.filter(|_| z == 0) {
+                    mask[r * N + c] = 1;
+                }
+                MaskSlice {
+                    grid: PlaneGrid {
+                        origin: [0.0, 0.0, z as f64 * 2.0],
+                        row_dir: [1.0, 0.0, 0.0],
+                        col_dir: [0.0, 1.0, 0.0],
+                        spacing: [dy, dx],
+                        rows: N,
+                        cols: N,
+                    },
+                    mask,
+                }
+            })
+            .collect();
+        MaskLesion { slices }
+    }
+
+    fn disc() -> impl Strategy<Value = (f64, f64, f64, f64)> {
+        (
+            prop_oneof![Just(7.5), Just(7.0), 6.0f64..9.0],
+            prop_oneof![Just(7.5), Just(7.0), 6.0f64..9.0],
+            prop_oneof![Just(5.5), Just(6.0), 0.5f64..7.0],
+            prop_oneof![Just(5.5), Just(6.0), 0.5f64..7.0],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Skipping planes on their bounds gives exactly what measuring every plane gives.
+        #[test]
+        fn pruned_planes_equal_all_planes(
+            discs in proptest::collection::vec(disc(), 1..8),
+            dup in proptest::collection::vec(0usize..8, 0..3),
+            stray in proptest::option::of((0usize..16, 0usize..16)),
+            dx in prop_oneof![Just(0.7), 0.2f64..2.0],
+            dy in prop_oneof![Just(0.7), 0.2f64..2.0],
+            set in prop_oneof![Just(PointSet::Edges), Just(PointSet::Centers), Just(PointSet::Corners)],
+        ) {
+            let mut discs = discs;
+            for d in dup {
+                // A plane equal to another one: an exact tie in both axes.
+                let k = d % discs.len();
+                discs.insert(k, discs[k]);
+            }
+            let l = lesion(&discs, stray, dx, dy);
+            let opts = MeasureOptions { point_set: set, min_component_mm3: 0.0 };
+            let mut sc = Scratch::default();
+            let all = measure_mask_pruned(&mut sc, &l, &opts, None, false).unwrap();
+            let pruned = measure_mask_pruned(&mut sc, &l, &opts, None, true).unwrap();
+            prop_assert_eq!(pruned, all);
+        }
     }
 }

@@ -51,6 +51,167 @@ pub(crate) fn levels(
     }
 }
 
+/// Lattice directions `(column step, row step)` in angular order over a half turn (the
+/// next one is `−DIRS[0]`). Eight directions leave gaps of at most about 27° on square
+/// pixels, so widths along them pin a diameter down to within about 1 % on round sections.
+const DIRS: [(i64, i64); 8] = [
+    (1, 0),
+    (2, 1),
+    (1, 1),
+    (1, 2),
+    (0, 1),
+    (-1, 2),
+    (-1, 1),
+    (-2, 1),
+];
+
+/// Extremes of `p·column + q·row` over the rows' first and last inside columns, for each
+/// of `DIRS` (only the even ones when coarse): enough for the widths of every point set
+/// of those rows along them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Extents {
+    lo: [i64; 8],
+    hi: [i64; 8],
+    fine: bool,
+}
+
+impl Extents {
+    /// Extents of rows `(row, first inside column, last inside column)`; `fine` takes all
+    /// eight directions, else the rows, columns and diagonals (half the work).
+    #[inline]
+    pub(crate) fn of(rows: impl Iterator<Item = (i64, i64, i64)>, fine: bool) -> Extents {
+        let mut e = Extents::empty(fine);
+        for (r, a, b) in rows {
+            e.add(r, a, b);
+        }
+        e
+    }
+
+    pub(crate) fn empty(fine: bool) -> Extents {
+        Extents {
+            lo: [i64::MAX; 8],
+            hi: [i64::MIN; 8],
+            fine,
+        }
+    }
+
+    /// Adds row `r` with first and last inside columns `a ≤ b`.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, r: i64, a: i64, b: i64) {
+        for (k, &(p, q)) in DIRS.iter().enumerate() {
+            if self.fine || k % 2 == 0 {
+                let (x0, x1) = if p >= 0 { (a, b) } else { (b, a) };
+                self.lo[k] = self.lo[k].min(p * x0 + q * r);
+                self.hi[k] = self.hi[k].max(p * x1 + q * r);
+            }
+        }
+    }
+}
+
+/// `1 − cos g` and `1 / sin² g` of the gaps g between consecutive directions in mm.
+#[derive(Debug, Clone, Copy)]
+struct Gaps<const N: usize> {
+    one_minus_cos: [f64; N],
+    inv_sin2: [f64; N],
+}
+
+impl<const N: usize> Gaps<N> {
+    /// Gaps between unit vectors `u` in angular order over a half turn (then `−u[0]`).
+    fn new(u: [[f64; 2]; N]) -> Gaps<N> {
+        let (mut one_minus_cos, mut inv_sin2) = ([0.0; N], [0.0; N]);
+        for k in 0..N {
+            let (a, b) = if k + 1 < N {
+                (u[k], u[k + 1])
+            } else {
+                (u[N - 1], [-u[0][0], -u[0][1]])
+            };
+            // 1 − cos g = |a − b|² / 2, without the cancellation of 1 − a·b.
+            one_minus_cos[k] = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)) / 2.0;
+            inv_sin2[k] = 1.0 / (a[0] * b[1] - a[1] * b[0]).powi(2);
+        }
+        Gaps {
+            one_minus_cos,
+            inv_sin2,
+        }
+    }
+
+    /// Largest |v|² over the gaps, for widths `w` along the directions.
+    fn corner2(&self, w: [f64; N]) -> f64 {
+        let mut v2 = 0.0f64;
+        for k in 0..N {
+            let (w1, w2) = (w[k], w[(k + 1) % N]);
+            v2 = v2.max(
+                ((w1 - w2).powi(2) + 2.0 * w1 * w2 * self.one_minus_cos[k]) * self.inv_sin2[k],
+            );
+        }
+        v2
+    }
+}
+
+/// Per-lesion constants of `bounds`: mm lengths of the `DIRS` functionals and the angles
+/// between consecutive directions in mm (pixels may be oblong).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BoundGeom {
+    /// mm per unit of `p·column + q·row` across its level lines.
+    unit_mm: [f64; 8],
+    fine: Gaps<8>,
+    coarse: Gaps<4>,
+}
+
+impl BoundGeom {
+    pub(crate) fn new(dx: f64, dy: f64) -> BoundGeom {
+        // The functional p·c + q·r is (p / dx, q / dy) · (x, y) in mm.
+        let n = DIRS.map(|(p, q)| [p as f64 / dx, q as f64 / dy]);
+        let len = n.map(|v| (v[0] * v[0] + v[1] * v[1]).sqrt());
+        let u: [[f64; 2]; 8] = std::array::from_fn(|k| [n[k][0] / len[k], n[k][1] / len[k]]);
+        BoundGeom {
+            unit_mm: len.map(|l| 1.0 / l),
+            fine: Gaps::new(u),
+            coarse: Gaps::new(std::array::from_fn(|k| u[2 * k])),
+        }
+    }
+
+    /// Lower and upper bound (mm) on the diameter of `set`'s points of rows with extents
+    /// `e` (the caliper length `long_pairs_i` returns, with room for its rounding).
+    ///
+    /// Each width is exact for the point set (its extreme points are among the six per row
+    /// of `levels`, whose hull is the point set's), and no width exceeds the diameter. The
+    /// diameter's direction lies in some gap between directions u₁, u₂ (angle g < 90°),
+    /// where its projections are at most the widths w₁, w₂; the longest vector of that
+    /// cone with those projections is the corner v with v·u₁ = w₁, v·u₂ = w₂, and
+    /// |v|² = ((w₁ − w₂)² + 2 w₁ w₂ (1 − cos g)) / sin² g.
+    pub(crate) fn bounds(&self, e: &Extents, set: PointSet) -> (f64, f64) {
+        let w: [f64; 8] = std::array::from_fn(|k| {
+            let (p, q) = DIRS[k];
+            // How far the point set reaches past the extreme pixel centres, in units of
+            // the functional: edge midpoints reach ½ pixel along a row or a column.
+            let pad = match set {
+                PointSet::Edges => p.abs().max(q.abs()),
+                PointSet::Centers => 0,
+                PointSet::Corners => p.abs() + q.abs(),
+            };
+            if e.fine || k % 2 == 0 {
+                (e.hi[k] - e.lo[k] + pad) as f64 * self.unit_mm[k]
+            } else {
+                0.0
+            }
+        });
+        let floor = w.iter().fold(0.0f64, |m, &x| m.max(x));
+        let v2 = if e.fine {
+            self.fine.corner2(w)
+        } else {
+            self.coarse.corner2(std::array::from_fn(|k| w[2 * k]))
+        };
+        let bound = v2.sqrt() * (1.0 + 1e-9);
+        let bound = if bound.is_finite() {
+            bound
+        } else {
+            f64::INFINITY
+        };
+        (floor * (1.0 - 1e-9), bound)
+    }
+}
+
 /// First and last non-zero byte of a row. Scans eight bytes at a time to skip the empty
 /// margin quickly (masks are mostly zeros).
 #[inline]
@@ -155,6 +316,49 @@ mod tests {
                         .map_or(len, |k| from + k);
                     assert_eq!(next_nonzero(&row, from), nz);
                     assert_eq!(next_zero(&row, from), z);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// floor ≤ the diameter of the point set's hull candidates ≤ bound, coarse and
+        /// fine, for every point set, square and oblong pixels.
+        #[test]
+        fn diameter_bounds_hold(
+            rows in proptest::collection::vec((0i64..2, -8i64..8, 0i64..12), 1..16),
+            dx in proptest::prop_oneof![proptest::strategy::Just(0.7), 0.1f64..3.0],
+            dy in proptest::prop_oneof![proptest::strategy::Just(0.7), 0.1f64..3.0],
+        ) {
+            let mut r = 0;
+            let rows: Vec<(i64, i64, i64)> = rows
+                .into_iter()
+                .map(|(gap, a, w)| {
+                    r += 1 + gap;
+                    (r, a, a + w)
+                })
+                .collect();
+            let bg = BoundGeom::new(dx, dy);
+            for set in [PointSet::Edges, PointSet::Centers, PointSet::Corners] {
+                let mut lv = vec![];
+                levels(rows.iter().copied(), set, &mut lv);
+                let pts: Vec<[f64; 2]> = lv
+                    .iter()
+                    .flat_map(|&(y, lo, hi)| [[lo, y], [hi, y]])
+                    .map(|[x, y]| [x as f64 * dx / 2.0, y as f64 * dy / 2.0])
+                    .collect();
+                let d = pts
+                    .iter()
+                    .flat_map(|a| pts.iter().map(move |b| (a[0] - b[0]).hypot(a[1] - b[1])))
+                    .fold(0.0, f64::max);
+                for fine in [false, true] {
+                    let (lo, hi) = bg.bounds(&Extents::of(rows.iter().copied(), fine), set);
+                    proptest::prop_assert!(
+                        lo <= d && d <= hi,
+                        "{:?} fine {}: {} <= {} <= {}", set, fine, lo, d, hi
+                    );
                 }
             }
         }

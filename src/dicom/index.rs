@@ -270,15 +270,58 @@ fn classify(path: &Path, rel: &str) -> Outcome {
     }
 }
 
-fn instance(opened: &Opened, rel: &str) -> Result<Outcome, DicomError> {
-    let obj = &opened.obj;
+/// What [`instance`] makes of a file: which branch reads which attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    DicomDir,
+    Seg,
+    Rtstruct,
+    Sr,
+    /// Everything else: only the top-level attributes of `lean::INDEX_TAGS` are read.
+    Image,
+}
+
+/// Sort a file by its SOP Class (from the data set, else the file meta), Modality and
+/// Directory Record Sequence. All three are in `lean::INDEX_TAGS`, so a lean object sorts
+/// exactly as the full one.
+fn kind(obj: &InMemDicomObject, media_sop_class: Option<&str>) -> Kind {
     let sop_class = str_opt(obj, tags::SOP_CLASS_UID)
-        .or_else(|| opened.media_sop_class.clone())
+        .or_else(|| media_sop_class.map(str::to_owned))
         .unwrap_or_default();
     if sop_class == DICOMDIR_SOP_CLASS
-        || opened.media_sop_class.as_deref() == Some(DICOMDIR_SOP_CLASS)
+        || media_sop_class == Some(DICOMDIR_SOP_CLASS)
         || obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some()
     {
+        return Kind::DicomDir;
+    }
+    let modality = str_opt(obj, tags::MODALITY).unwrap_or_default();
+    if sop_class == SEG_SOP_CLASS || sop_class == LABELMAP_SEG_SOP_CLASS || modality == "SEG" {
+        Kind::Seg
+    } else if sop_class == RTSTRUCT_SOP_CLASS || modality == "RTSTRUCT" {
+        Kind::Rtstruct
+    } else if sop_class.starts_with(SR_SOP_CLASS_PREFIX) || modality == "SR" {
+        Kind::Sr
+    } else {
+        Kind::Image
+    }
+}
+
+/// True when indexing this object reads nothing but the top-level `lean::INDEX_TAGS`, so a
+/// lean header read (`lean::read_index_header`) indexes it exactly as a full read would.
+pub(super) fn reads_only_index_tags(obj: &InMemDicomObject, media_sop_class: Option<&str>) -> bool {
+    kind(obj, media_sop_class) == Kind::Image
+}
+
+/// False when the file meta alone already says the index will read more than
+/// `lean::INDEX_TAGS` (a SEG, RTSTRUCT, SR or DICOMDIR), so a lean read would be wasted.
+pub(super) fn may_read_only_index_tags(media_sop_class: Option<&str>) -> bool {
+    media_sop_class.is_none_or(|m| kind(&InMemDicomObject::new_empty(), Some(m)) == Kind::Image)
+}
+
+fn instance(opened: &Opened, rel: &str) -> Result<Outcome, DicomError> {
+    let obj = &opened.obj;
+    let kind = kind(obj, opened.media_sop_class.as_deref());
+    if kind == Kind::DicomDir {
         return Ok(Outcome::DicomDir(dicomdir_refs(obj)));
     }
     let patient_id = str_req(obj, tags::PATIENT_ID, rel)?;
@@ -297,104 +340,103 @@ fn instance(opened: &Opened, rel: &str) -> Result<Outcome, DicomError> {
             None
         }
     };
-    let annotation =
-        if sop_class == SEG_SOP_CLASS || sop_class == LABELMAP_SEG_SOP_CLASS || modality == "SEG" {
-            let infos = seg::segment_infos(obj, rel)?;
-            let frames = seg::frames(obj, rel)?;
-            let mut ref_sops: Vec<String> = frames
+    let annotation = if kind == Kind::Seg {
+        let infos = seg::segment_infos(obj, rel)?;
+        let frames = seg::frames(obj, rel)?;
+        let mut ref_sops: Vec<String> = frames
+            .iter()
+            .flat_map(|f| f.source_sop_uids.clone())
+            .collect();
+        ref_sops.sort();
+        ref_sops.dedup();
+        Some(Draft {
+            kind: AnnotationKind::Seg,
+            lesions: infos
                 .iter()
-                .flat_map(|f| f.source_sop_uids.clone())
-                .collect();
-            ref_sops.sort();
-            ref_sops.dedup();
-            Some(Draft {
-                kind: AnnotationKind::Seg,
-                lesions: infos
-                    .iter()
-                    .map(|s| LesionEntry {
-                        lesion_id: s.lesion_id(),
-                        label: s.label.clone(),
-                        is_node: s.is_node,
-                        organ: s.organ.clone(),
-                        number: s.number as i64,
-                    })
-                    .collect(),
-                ref_series: seg::referenced_series(obj),
-                ref_sops,
-                own_thickness: seg::shared_slice_thickness(obj, rel),
-            })
-        } else if sop_class == RTSTRUCT_SOP_CLASS || modality == "RTSTRUCT" {
-            let rt = rtstruct::read_rtstruct(obj, rel)?;
-            let mut ref_sops: Vec<String> = rt
+                .map(|s| LesionEntry {
+                    lesion_id: s.lesion_id(),
+                    label: s.label.clone(),
+                    is_node: s.is_node,
+                    organ: s.organ.clone(),
+                    number: s.number as i64,
+                })
+                .collect(),
+            ref_series: seg::referenced_series(obj),
+            ref_sops,
+            own_thickness: seg::shared_slice_thickness(obj, rel),
+        })
+    } else if kind == Kind::Rtstruct {
+        let rt = rtstruct::read_rtstruct(obj, rel)?;
+        let mut ref_sops: Vec<String> = rt
+            .rois
+            .iter()
+            .flat_map(|r| r.contour_image_uids.clone())
+            .collect();
+        ref_sops.sort();
+        ref_sops.dedup();
+        Some(Draft {
+            kind: AnnotationKind::Rtstruct,
+            lesions: rt
                 .rois
                 .iter()
-                .flat_map(|r| r.contour_image_uids.clone())
-                .collect();
-            ref_sops.sort();
-            ref_sops.dedup();
-            Some(Draft {
-                kind: AnnotationKind::Rtstruct,
-                lesions: rt
-                    .rois
-                    .iter()
-                    .map(|r| LesionEntry {
-                        lesion_id: r.info.name.clone(),
-                        label: r.info.name.clone(),
-                        is_node: r.info.is_node,
-                        organ: String::new(),
-                        number: r.info.number,
-                    })
-                    .collect(),
-                ref_series: rt.referenced_series,
-                ref_sops,
-                own_thickness: None,
-            })
-        } else if sop_class.starts_with(SR_SOP_CLASS_PREFIX) || modality == "SR" {
-            let rep = sr::read_sr(obj, rel)?;
-            if rep.is_measurement_report {
-                let mut ref_sops: Vec<String> = Vec::new();
-                for l in &rep.lesions {
-                    ref_sops.extend(l.source_images.iter().cloned());
-                    for lin in [&l.long_axis, &l.short_axis, &l.diameter, &l.length]
-                        .into_iter()
-                        .flatten()
-                    {
-                        for c in &lin.coords {
-                            if let sr::SrCoord::Image {
-                                sop_instance_uid: Some(u),
-                                ..
-                            } = c
-                            {
-                                ref_sops.push(u.clone());
-                            }
+                .map(|r| LesionEntry {
+                    lesion_id: r.info.name.clone(),
+                    label: r.info.name.clone(),
+                    is_node: r.info.is_node,
+                    organ: String::new(),
+                    number: r.info.number,
+                })
+                .collect(),
+            ref_series: rt.referenced_series,
+            ref_sops,
+            own_thickness: None,
+        })
+    } else if kind == Kind::Sr {
+        let rep = sr::read_sr(obj, rel)?;
+        if rep.is_measurement_report {
+            let mut ref_sops: Vec<String> = Vec::new();
+            for l in &rep.lesions {
+                ref_sops.extend(l.source_images.iter().cloned());
+                for lin in [&l.long_axis, &l.short_axis, &l.diameter, &l.length]
+                    .into_iter()
+                    .flatten()
+                {
+                    for c in &lin.coords {
+                        if let sr::SrCoord::Image {
+                            sop_instance_uid: Some(u),
+                            ..
+                        } = c
+                        {
+                            ref_sops.push(u.clone());
                         }
                     }
                 }
-                ref_sops.sort();
-                ref_sops.dedup();
-                Some(Draft {
-                    kind: AnnotationKind::Sr,
-                    lesions: rep
-                        .lesions
-                        .iter()
-                        .map(|l| LesionEntry {
-                            lesion_id: l.lesion_id(),
-                            label: l.label(),
-                            is_node: l.is_node,
-                            organ: l.organ.clone(),
-                            number: l.group_index as i64,
-                        })
-                        .collect(),
-                    ref_series: rep.evidence_series,
-                    ref_sops,
-                    own_thickness: None,
-                })
-            } else {
-                None
             }
+            ref_sops.sort();
+            ref_sops.dedup();
+            Some(Draft {
+                kind: AnnotationKind::Sr,
+                lesions: rep
+                    .lesions
+                    .iter()
+                    .map(|l| LesionEntry {
+                        lesion_id: l.lesion_id(),
+                        label: l.label(),
+                        is_node: l.is_node,
+                        organ: l.organ.clone(),
+                        number: l.group_index as i64,
+                    })
+                    .collect(),
+                ref_series: rep.evidence_series,
+                ref_sops,
+                own_thickness: None,
+            })
         } else {
             None
-        };
+        }
+    } else {
+        None
+    };
     Ok(Outcome::Instance(Box::new(Instance {
         patient_id,
         study_uid,

@@ -261,15 +261,34 @@ fn open_deflated(
         file: file.to_owned(),
         reason: one_line(&e.to_string()),
     };
+    let sop_class = meta
+        .media_storage_sop_class_uid()
+        .trim_end_matches('\0')
+        .trim()
+        .to_owned();
+    let media_sop_class = (!sop_class.is_empty()).then_some(sop_class);
     // Parsed as what it now is: an explicit VR little endian data set.
     let obj = match mode {
         ReadMode::Header => {
             let end = super::guard::pixel_data_offset(&inflated).unwrap_or(inflated.len());
-            InMemDicomObject::read_dataset_with_ts(
-                &inflated[..end],
-                &EXPLICIT_VR_LITTLE_ENDIAN.erased(),
-            )
-            .map_err(parse_err)?
+            let ds = &inflated[..end];
+            let ts = EXPLICIT_VR_LITTLE_ENDIAN.erased();
+            // Images (the bulk of an export) need only the index's attributes: read those
+            // alone (see `lean`). Anything the index reads more of, and any read error, goes
+            // through the full read, which gives the same object and the same errors as ever.
+            let lean = if super::index::may_read_only_index_tags(media_sop_class.as_deref()) {
+                super::lean::read_index_header(ds, &ts).ok()
+            } else {
+                None
+            };
+            match lean {
+                Some(obj)
+                    if super::index::reads_only_index_tags(&obj, media_sop_class.as_deref()) =>
+                {
+                    obj
+                }
+                _ => InMemDicomObject::read_dataset_with_ts(ds, &ts).map_err(parse_err)?,
+            }
         }
         ReadMode::Full => InMemDicomObject::read_dataset_with_ts(
             &inflated[..],
@@ -277,15 +296,10 @@ fn open_deflated(
         )
         .map_err(parse_err)?,
     };
-    let sop_class = meta
-        .media_storage_sop_class_uid()
-        .trim_end_matches('\0')
-        .trim()
-        .to_owned();
     let opened = Opened {
         obj,
         transfer_syntax: DEFLATED_EXPLICIT_LE.to_owned(),
-        media_sop_class: (!sop_class.is_empty()).then_some(sop_class),
+        media_sop_class,
         bare: false,
     };
     match mode {

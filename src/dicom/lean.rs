@@ -69,7 +69,6 @@ pub const INDEX_TAGS: [Tag; 18] = [
 /// An error here is one the full read gives too; callers re-read in full, which reports it
 /// in its usual words.
 pub fn read_index_header(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, LeanError> {
-    let total = src.len() as u64;
     // What `read_dataset_with_ts` → `DataSetReader::new_with_ts_cs` builds, minus the
     // BufReader (the source is already in memory).
     let inner = DynStatefulDecoder::new_with_override(
@@ -80,7 +79,7 @@ pub fn read_index_header(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomOb
         0,
     )
     .map_err(LeanError::Decoder)?;
-    let mut dec = SkipUnread { inner, total };
+    let mut dec = SkipUnread::new(inner, src);
     if let Some(obj) = flat(&mut dec) {
         return Ok(obj);
     }
@@ -94,7 +93,7 @@ pub fn read_index_header(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomOb
         0,
     )
     .map_err(LeanError::Decoder)?;
-    let mut obj = InMemDicomObject::read_dataset(SkipUnread { inner, total })?;
+    let mut obj = InMemDicomObject::read_dataset(SkipUnread::new(inner, src))?;
     obj.retain(|e| INDEX_TAGS.binary_search(&e.header().tag).is_ok());
     Ok(obj)
 }
@@ -108,11 +107,11 @@ pub fn read_index_header(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomOb
 /// (encapsulated pixel data), a tag not above the previous one (the full read would keep
 /// the last of equal tags), a binary value that is not whole words, 1 to 7 bytes left at the end (the token reader ends quietly or
 /// fails depending on how many), and any decoder error.
-fn flat<S: StatefulDecode>(dec: &mut SkipUnread<S>) -> Option<InMemDicomObject> {
+fn flat<S: StatefulDecode>(dec: &mut SkipUnread<'_, S>) -> Option<InMemDicomObject> {
     let mut kept = Vec::with_capacity(INDEX_TAGS.len());
     let mut last: Option<Tag> = None;
     loop {
-        let left = dec.total.checked_sub(dec.inner.position())?;
+        let left = (dec.src.len() as u64).checked_sub(dec.inner.position())?;
         if left == 0 {
             break;
         }
@@ -158,15 +157,87 @@ pub enum LeanError {
 
 /// A stateful decoder that skips the values the index does not read. Everything but the
 /// preserved value read is the inner decoder's.
-struct SkipUnread<S> {
+struct SkipUnread<'a, S> {
     inner: S,
-    /// Bytes in the source. The inner position never falls behind the bytes actually
-    /// consumed (it counts declared lengths, and a read consumes at most that), so
-    /// `total - position` never overstates what is left.
-    total: u64,
+    /// The bytes the inner decoder reads (from offset 0). Its position never falls behind
+    /// the bytes actually consumed (it counts declared lengths, and a read consumes at most
+    /// that), so `src.len() - position` never overstates what is left.
+    src: &'a [u8],
+    /// True while the inner position is exactly the offset of the next byte in `src` (no
+    /// read has consumed less than it counted), so values can be looked at in place.
+    exact: bool,
+    /// The Specific Character Set in force in the inner decoder, followed as
+    /// `StatefulDecoder::read_value_cs` sets it.
+    charset: SpecificCharacterSet,
 }
 
-impl<S: StatefulDecode> SkipUnread<S> {
+impl<'a, S: StatefulDecode> SkipUnread<'a, S> {
+    fn new(inner: S, src: &'a [u8]) -> Self {
+        SkipUnread {
+            inner,
+            src,
+            exact: true,
+            charset: SpecificCharacterSet::default(),
+        }
+    }
+
+    fn left(&self) -> u64 {
+        (self.src.len() as u64).saturating_sub(self.inner.position())
+    }
+
+    /// A text value that is all ASCII, read in place instead of through the text decoder,
+    /// with the result the decoder gives: every character set allowed here maps the bytes
+    /// 0x00–0x7F to the same characters (ISO 8859-1 for the default repertoire and ISO_IR
+    /// 100, UTF-8 for ISO_IR 192; the others, ISO 2022 escapes and multi-byte sets among
+    /// them, go through the decoder). Multi-valued VRs split at backslashes as
+    /// `StatefulDecoder::read_value_strs` does; ST/LT/UT/UR are one string as in
+    /// `read_value_str`. `None` (nothing consumed) when the fast path does not apply.
+    fn ascii_text(&mut self, header: &DataElementHeader) -> Option<PrimitiveValue> {
+        if !self.exact || header.tag == tags::SPECIFIC_CHARACTER_SET {
+            return None;
+        }
+        let len = header.length().get().filter(|l| *l > 0)?;
+        let (multi, declared_charset) = match header.vr() {
+            // read_value_strs decodes these with the default repertoire whatever is declared
+            VR::AE | VR::AS | VR::CS => (true, false),
+            VR::PN
+            | VR::SH
+            | VR::LO
+            | VR::UC
+            | VR::UI
+            | VR::IS
+            | VR::DS
+            | VR::DA
+            | VR::TM
+            | VR::DT => (true, true),
+            VR::UT | VR::ST | VR::UR | VR::LT => (false, true),
+            _ => return None,
+        };
+        if declared_charset
+            && self.charset != SpecificCharacterSet::ISO_IR_6
+            && self.charset != SpecificCharacterSet::ISO_IR_100
+            && self.charset != SpecificCharacterSet::ISO_IR_192
+        {
+            return None;
+        }
+        if u64::from(len) > self.left() {
+            return None;
+        }
+        let start = usize::try_from(self.inner.position()).ok()?;
+        let bytes = self.src.get(start..start.checked_add(len as usize)?)?;
+        if !bytes.is_ascii() {
+            return None;
+        }
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let value = if multi {
+            PrimitiveValue::Strs(bytes.split(|b| *b == b'\\').map(text).collect())
+        } else {
+            PrimitiveValue::Str(text(bytes))
+        };
+        self.inner.skip_bytes(len).ok()?;
+        Some(value)
+    }
+
     /// True when a preserved read of this value would consume exactly its length, cannot
     /// fail, and changes nothing in the decoder: then skipping it is the same read minus
     /// the value.
@@ -182,7 +253,7 @@ impl<S: StatefulDecode> SkipUnread<S> {
             return false;
         };
         // read_exact of `len` bytes succeeds only if they are there
-        if u64::from(len) > self.total.saturating_sub(self.inner.position()) {
+        if u64::from(len) > self.left() {
             return false;
         }
         header.vr() != VR::SQ && whole_words(header)
@@ -207,7 +278,7 @@ fn whole_words(header: &DataElementHeader) -> bool {
     len % word == 0
 }
 
-impl<S: StatefulDecode> StatefulDecode for SkipUnread<S> {
+impl<S: StatefulDecode> StatefulDecode for SkipUnread<'_, S> {
     type Reader = S::Reader;
 
     fn decode_header(&mut self) -> DecodeResult<DataElementHeader> {
@@ -219,10 +290,12 @@ impl<S: StatefulDecode> StatefulDecode for SkipUnread<S> {
     }
 
     fn read_value(&mut self, header: &DataElementHeader) -> DecodeResult<PrimitiveValue> {
+        self.exact = false;
         self.inner.read_value(header)
     }
 
-    /// The one difference from the inner decoder: values nobody reads are skipped.
+    /// The one difference from the inner decoder: values nobody reads are skipped, and
+    /// ASCII text is taken as it is (see `ascii_text`).
     fn read_value_preserved(&mut self, header: &DataElementHeader) -> DecodeResult<PrimitiveValue> {
         if self.can_skip(header) {
             let len = header.length().0;
@@ -232,18 +305,38 @@ impl<S: StatefulDecode> StatefulDecode for SkipUnread<S> {
             self.inner.skip_bytes(len)?;
             return Ok(PrimitiveValue::Empty);
         }
-        self.inner.read_value_preserved(header)
+        if let Some(v) = self.ascii_text(header) {
+            return Ok(v);
+        }
+        if !whole_words(header) {
+            self.exact = false;
+        }
+        let value = self.inner.read_value_preserved(header)?;
+        // what read_value_cs does to the inner decoder's text codec
+        if header.tag == tags::SPECIFIC_CHARACTER_SET
+            && header.vr() == VR::CS
+            && let PrimitiveValue::Strs(parts) = &value
+            && let Some(cs) = parts
+                .first()
+                .and_then(|n| SpecificCharacterSet::from_code(n))
+        {
+            self.charset = cs;
+        }
+        Ok(value)
     }
 
     fn read_value_bytes(&mut self, header: &DataElementHeader) -> DecodeResult<PrimitiveValue> {
+        self.exact = false;
         self.inner.read_value_bytes(header)
     }
 
     fn read_to_vec(&mut self, length: u32, vec: &mut Vec<u8>) -> DecodeResult<()> {
+        self.exact = false;
         self.inner.read_to_vec(length, vec)
     }
 
     fn read_u32_to_vec(&mut self, length: u32, vec: &mut Vec<u32>) -> DecodeResult<()> {
+        self.exact = false;
         self.inner.read_u32_to_vec(length, vec)
     }
 
@@ -252,10 +345,12 @@ impl<S: StatefulDecode> StatefulDecode for SkipUnread<S> {
         Self: Sized,
         W: std::io::Write,
     {
+        self.exact = false;
         self.inner.read_to(length, out)
     }
 
     fn skip_bytes(&mut self, length: u32) -> DecodeResult<()> {
+        self.exact = false;
         self.inner.skip_bytes(length)
     }
 
@@ -263,6 +358,7 @@ impl<S: StatefulDecode> StatefulDecode for SkipUnread<S> {
     where
         Self::Reader: std::io::Seek,
     {
+        self.exact = false;
         self.inner.seek(position)
     }
 

@@ -341,7 +341,16 @@ fn inflate_all(input: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {
     use flate2::{Decompress, FlushDecompress, Status};
     let limit_len = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut z = Decompress::new(false);
-    let mut out = Vec::with_capacity(input.len().saturating_mul(4).clamp(4096, limit_len.max(1)));
+    // First guess: 4× the input, at least 64 KiB (a small CT slice, 128×128×2 bytes of
+    // nearly flat pixels, deflates ~20:1, so a 4× guess grew the buffer three times per
+    // file, each a realloc copy and another decompress call), never above the limit.
+    // Only the starting capacity; the limit checks below are unchanged.
+    let first = input
+        .len()
+        .saturating_mul(4)
+        .max(MIN_INFLATE_CAPACITY)
+        .min(limit_len.max(1));
+    let mut out = Vec::with_capacity(first);
     loop {
         let before = (z.total_in(), z.total_out());
         let rest = &input[z.total_in() as usize..];
@@ -368,6 +377,9 @@ fn inflate_all(input: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {
         }
     }
 }
+
+/// The smallest first buffer for an inflated data set (see `inflate_all`).
+const MIN_INFLATE_CAPACITY: usize = 64 * 1024;
 
 /// How much of a file is read to find its transfer syntax (the meta group is small).
 const META_PEEK: u64 = 16 * 1024;

@@ -756,3 +756,155 @@ fn assemble(
 fn existing_case_insensitive(root: &Path, rel: &str) -> bool {
     root.join(rel).is_file() || root.join(rel.to_ascii_lowercase()).is_file()
 }
+
+#[cfg(test)]
+mod lean_tests {
+    //! The lean header read (`lean::read_index_header`) against the full read
+    //! (`InMemDicomObject::read_dataset_with_ts`) on the same bytes of real files: the kept
+    //! attributes, the file's kind, and the record the index makes of an image must be the
+    //! same, whole and cut short anywhere.
+
+    use std::path::{Path, PathBuf};
+
+    use dicom_transfer_syntax_registry::entries::{
+        EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
+    };
+    use dicom_transfer_syntax_registry::{
+        TransferSyntax, TransferSyntaxIndex, TransferSyntaxRegistry,
+    };
+
+    use super::*;
+    use crate::dicom::lean::{INDEX_TAGS, read_index_header};
+    use crate::dicom::open::{Sniff, sniff};
+
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The data set bytes of a file and how they are encoded (deflated data sets inflated),
+    /// with the media SOP class; `None` for files that are not DICOM.
+    fn data_set(bytes: &[u8]) -> Option<(Vec<u8>, &'static str, Option<String>)> {
+        match sniff(bytes) {
+            Sniff::NotDicom => None,
+            Sniff::BareDataset { explicit_vr } => Some((
+                bytes.to_vec(),
+                if explicit_vr {
+                    EXPLICIT_VR_LITTLE_ENDIAN.uid()
+                } else {
+                    IMPLICIT_VR_LITTLE_ENDIAN.uid()
+                },
+                None,
+            )),
+            Sniff::Part10 | Sniff::MetaWithoutPreamble => {
+                assert_eq!(sniff(bytes), Sniff::Part10, "fixtures have preambles");
+                let glen = u32::from_le_bytes(bytes[140..144].try_into().unwrap()) as usize;
+                let start = 132 + 12 + glen;
+                let meta =
+                    dicom_object::meta::FileMetaTable::from_reader(&bytes[128..start]).unwrap();
+                let uid = meta.transfer_syntax().trim_end_matches('\0').to_owned();
+                let media = meta
+                    .media_storage_sop_class_uid()
+                    .trim_end_matches('\0')
+                    .trim()
+                    .to_owned();
+                let media = (!media.is_empty()).then_some(media);
+                if uid == "1.2.840.10008.1.2.1.99" {
+                    use std::io::Read;
+                    let mut out = Vec::new();
+                    flate2::read::DeflateDecoder::new(&bytes[start..])
+                        .read_to_end(&mut out)
+                        .unwrap();
+                    return Some((out, EXPLICIT_VR_LITTLE_ENDIAN.uid(), media));
+                }
+                let ts = TransferSyntaxRegistry.get(&uid).unwrap();
+                Some((bytes[start..].to_vec(), ts.uid(), media))
+            }
+        }
+    }
+
+    fn opened(obj: InMemDicomObject, media: &Option<String>) -> Opened {
+        Opened {
+            obj,
+            transfer_syntax: String::new(),
+            media_sop_class: media.clone(),
+            bare: false,
+        }
+    }
+
+    /// Lean and full reads of `ds` agree; returns whether the lean object was usable.
+    fn agree(ds: &[u8], ts: &TransferSyntax, media: &Option<String>, what: &str) -> bool {
+        let full = InMemDicomObject::read_dataset_with_ts(ds, ts);
+        let lean = read_index_header(ds, ts);
+        let (full, lean) = match (full, lean) {
+            (Ok(f), Ok(l)) => (f, l),
+            (Err(_), Err(_)) => return false,
+            (f, l) => panic!(
+                "{what}: full read ok {}, lean read ok {}",
+                f.is_ok(),
+                l.is_ok()
+            ),
+        };
+        for tag in INDEX_TAGS {
+            if tag == tags::DIRECTORY_RECORD_SEQUENCE {
+                assert_eq!(
+                    full.get(tag).is_some(),
+                    lean.get(tag).is_some(),
+                    "{what}: {tag}"
+                );
+            } else {
+                assert_eq!(full.get(tag), lean.get(tag), "{what}: {tag}");
+            }
+        }
+        let m = media.as_deref();
+        assert_eq!(kind(&full, m), kind(&lean, m), "{what}");
+        if !reads_only_index_tags(&lean, m) {
+            return false;
+        }
+        let f = format!("{:?}", instance(&opened(full, media), "f"));
+        let l = format!("{:?}", instance(&opened(lean, media), "f"));
+        assert_eq!(f, l, "{what}");
+        true
+    }
+
+    #[test]
+    fn lean_header_read_equals_the_full_read_on_real_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dicom");
+        let mut all = Vec::new();
+        files(&root.join("pydicom"), &mut all);
+        files(&root.join("corpus"), &mut all);
+        let (mut dicom, mut images) = (0, 0);
+        for path in all {
+            let bytes = std::fs::read(&path).unwrap();
+            let Some((ds, uid, media)) = data_set(&bytes) else {
+                continue;
+            };
+            let ts = TransferSyntaxRegistry.get(uid).unwrap();
+            let what = path.display().to_string();
+            dicom += 1;
+            if agree(&ds, ts, &media, &what) {
+                images += 1;
+            }
+            // cut short anywhere in the header: both fail, or both give the same
+            let n = ds.len().min(4096);
+            for cut in (0..n)
+                .step_by(97)
+                .chain([n.saturating_sub(1), n.saturating_sub(5)])
+            {
+                agree(&ds[..cut], ts, &media, &format!("{what} cut at {cut}"));
+            }
+        }
+        assert!(dicom >= 60, "{dicom} DICOM files");
+        assert!(images >= 50, "{images} image files read lean");
+    }
+}

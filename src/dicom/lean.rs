@@ -98,6 +98,25 @@ pub fn read_index_header(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomOb
     Ok(obj)
 }
 
+/// The whole data set, value for value what `InMemDicomObject::read_dataset_with_ts` gives,
+/// with ASCII text taken in place instead of through the text decoder (see
+/// `SkipUnread::ascii_text`): for annotation objects, whose readers need much of the data
+/// set, text decoding was most of the read. An error here is one the full read gives too;
+/// callers re-read with `read_dataset_with_ts` for its usual words.
+pub fn read_whole(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, LeanError> {
+    let inner = DynStatefulDecoder::new_with_override(
+        src,
+        ts,
+        SpecificCharacterSet::default(),
+        CharacterSetOverride::None,
+        0,
+    )
+    .map_err(LeanError::Decoder)?;
+    let mut dec = SkipUnread::new(inner, src);
+    dec.skip = false;
+    Ok(InMemDicomObject::read_dataset(dec)?)
+}
+
 /// The common case without `DataSetReader` and without building anything but the kept
 /// elements: a data set of plain top-level elements in ascending tag order. This is the
 /// path `DataSetReader` takes for such a data set (a header, then its value, then the next
@@ -159,6 +178,8 @@ pub enum LeanError {
 /// preserved value read is the inner decoder's.
 struct SkipUnread<'a, S> {
     inner: S,
+    /// Skip the values the index does not read (else keep every value).
+    skip: bool,
     /// The bytes the inner decoder reads (from offset 0). Its position never falls behind
     /// the bytes actually consumed (it counts declared lengths, and a read consumes at most
     /// that), so `src.len() - position` never overstates what is left.
@@ -176,6 +197,7 @@ impl<'a, S: StatefulDecode> SkipUnread<'a, S> {
         SkipUnread {
             inner,
             src,
+            skip: true,
             exact: true,
             charset: SpecificCharacterSet::default(),
         }
@@ -242,6 +264,9 @@ impl<'a, S: StatefulDecode> SkipUnread<'a, S> {
     /// fail, and changes nothing in the decoder: then skipping it is the same read minus
     /// the value.
     fn can_skip(&self, header: &DataElementHeader) -> bool {
+        if !self.skip {
+            return false;
+        }
         let tag = header.tag;
         if INDEX_TAGS.binary_search(&tag).is_ok()
             || tag == tags::SPECIFIC_CHARACTER_SET

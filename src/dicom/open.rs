@@ -287,14 +287,12 @@ fn open_deflated(
                 {
                     obj
                 }
-                _ => InMemDicomObject::read_dataset_with_ts(ds, &ts).map_err(parse_err)?,
+                _ => read_whole(ds, &ts).map_err(parse_err)?,
             }
         }
-        ReadMode::Full => InMemDicomObject::read_dataset_with_ts(
-            &inflated[..],
-            &EXPLICIT_VR_LITTLE_ENDIAN.erased(),
-        )
-        .map_err(parse_err)?,
+        ReadMode::Full => {
+            read_whole(&inflated, &EXPLICIT_VR_LITTLE_ENDIAN.erased()).map_err(parse_err)?
+        }
     };
     let opened = Opened {
         obj,
@@ -324,6 +322,19 @@ fn open_deflated(
         }
     }
     Ok(Some(opened))
+}
+
+/// A whole in-memory data set, as `InMemDicomObject::read_dataset_with_ts` reads it but
+/// with ASCII text taken in place (`lean::read_whole`); when that fails, the error is the one
+/// `read_dataset_with_ts` gives (read again for its words: only broken files pay twice).
+fn read_whole(
+    ds: &[u8],
+    ts: &dicom_transfer_syntax_registry::TransferSyntax,
+) -> Result<InMemDicomObject, dicom_object::ReadError> {
+    match super::lean::read_whole(ds, ts) {
+        Ok(obj) => Ok(obj),
+        Err(_) => InMemDicomObject::read_dataset_with_ts(ds, ts),
+    }
 }
 
 /// Why a deflate stream was not inflated.

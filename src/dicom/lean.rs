@@ -15,17 +15,23 @@
 //!   undefined lengths and every structural error are theirs, unchanged.
 //! * Only the value read differs, in [`SkipUnread::read_value_preserved`]: a value is skipped
 //!   (left `Empty`) only when the preserved read would have consumed exactly its declared
-//!   length, could not have failed and has no side effect on the decoder. Otherwise, and for
-//!   every tag in [`INDEX_TAGS`], the decoder's own preserved read runs: text is decoded by
-//!   dicom-encoding's `TextCodec` with the character set in force at that point of the stream,
-//!   exactly as before. Side effects kept: Specific Character Set (0008,0005) switches the
-//!   decoder's text codec, Pixel Representation (0028,0103) changes the VR of later `xs`
-//!   elements, so both are always read.
-//! * Only the top-level [`INDEX_TAGS`] are kept in the returned object.
+//!   length, could not have failed and has no side effect on the decoder. ASCII text in a
+//!   character set that maps 0x00–0x7F to themselves is taken in place (same strings).
+//!   Otherwise, and for every tag in [`INDEX_TAGS`], the decoder's own preserved read runs:
+//!   text is decoded by dicom-encoding's `TextCodec` with the character set in force at that
+//!   point of the stream, exactly as before. Side effects kept: Specific Character Set
+//!   (0008,0005) switches the decoder's text codec, Pixel Representation (0028,0103) changes
+//!   the VR of later `xs` elements, so both are always read.
+//! * Only the top-level [`INDEX_TAGS`] are kept in the returned object. Plain data sets
+//!   (no sequences, the usual slice) are walked without `DataSetReader` (see `flat`), over
+//!   the same decoder and value reads.
 //!
 //! Callers use the lean object only for files the index reads nothing else from (plain
-//! images, see `index::reads_only_index_tags`); annotation objects and DICOMDIRs are read in
-//! full.
+//! images, see `index::reads_only_index_tags`); annotation objects and DICOMDIRs are read
+//! whole ([`read_whole`]: every value, ASCII text in place).
+//!
+//! `index::lean_tests` checks both reads against `read_dataset_with_ts` on every fixture file,
+//! whole and cut short.
 
 use dicom_core::header::{DataElementHeader, HasLength, SequenceItemHeader};
 use dicom_core::value::PrimitiveValue;

@@ -13,7 +13,7 @@
 //!   transfer syntax, default character set and options as `read_dataset_with_ts`, and the
 //!   object is built by dicom-object's own `read_dataset`: structure, sequences, odd lengths,
 //!   undefined lengths and every structural error are theirs, unchanged.
-//! * Only the value read differs, in [`SkipUnread::read_value_preserved`]: a value is skipped
+//! * Only the value read differs, in `SkipUnread::read_value_preserved`: a value is skipped
 //!   (left `Empty`) only when the preserved read would have consumed exactly its declared
 //!   length, could not have failed and has no side effect on the decoder. ASCII text in a
 //!   character set that maps 0x00–0x7F to themselves is taken in place (same strings).

@@ -270,15 +270,58 @@ fn classify(path: &Path, rel: &str) -> Outcome {
     }
 }
 
-fn instance(opened: &Opened, rel: &str) -> Result<Outcome, DicomError> {
-    let obj = &opened.obj;
+/// What [`instance`] makes of a file: which branch reads which attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    DicomDir,
+    Seg,
+    Rtstruct,
+    Sr,
+    /// Everything else: only the top-level attributes of `lean::INDEX_TAGS` are read.
+    Image,
+}
+
+/// Sort a file by its SOP Class (from the data set, else the file meta), Modality and
+/// Directory Record Sequence. All three are in `lean::INDEX_TAGS`, so a lean object sorts
+/// exactly as the full one.
+fn kind(obj: &InMemDicomObject, media_sop_class: Option<&str>) -> Kind {
     let sop_class = str_opt(obj, tags::SOP_CLASS_UID)
-        .or_else(|| opened.media_sop_class.clone())
+        .or_else(|| media_sop_class.map(str::to_owned))
         .unwrap_or_default();
     if sop_class == DICOMDIR_SOP_CLASS
-        || opened.media_sop_class.as_deref() == Some(DICOMDIR_SOP_CLASS)
+        || media_sop_class == Some(DICOMDIR_SOP_CLASS)
         || obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some()
     {
+        return Kind::DicomDir;
+    }
+    let modality = str_opt(obj, tags::MODALITY).unwrap_or_default();
+    if sop_class == SEG_SOP_CLASS || sop_class == LABELMAP_SEG_SOP_CLASS || modality == "SEG" {
+        Kind::Seg
+    } else if sop_class == RTSTRUCT_SOP_CLASS || modality == "RTSTRUCT" {
+        Kind::Rtstruct
+    } else if sop_class.starts_with(SR_SOP_CLASS_PREFIX) || modality == "SR" {
+        Kind::Sr
+    } else {
+        Kind::Image
+    }
+}
+
+/// True when indexing this object reads nothing but the top-level `lean::INDEX_TAGS`, so a
+/// lean header read (`lean::read_index_header`) indexes it exactly as a full read would.
+pub(super) fn reads_only_index_tags(obj: &InMemDicomObject, media_sop_class: Option<&str>) -> bool {
+    kind(obj, media_sop_class) == Kind::Image
+}
+
+/// False when the file meta alone already says the index will read more than
+/// `lean::INDEX_TAGS` (a SEG, RTSTRUCT, SR or DICOMDIR), so a lean read would be wasted.
+pub(super) fn may_read_only_index_tags(media_sop_class: Option<&str>) -> bool {
+    media_sop_class.is_none_or(|m| kind(&InMemDicomObject::new_empty(), Some(m)) == Kind::Image)
+}
+
+fn instance(opened: &Opened, rel: &str) -> Result<Outcome, DicomError> {
+    let obj = &opened.obj;
+    let kind = kind(obj, opened.media_sop_class.as_deref());
+    if kind == Kind::DicomDir {
         return Ok(Outcome::DicomDir(dicomdir_refs(obj)));
     }
     let patient_id = str_req(obj, tags::PATIENT_ID, rel)?;
@@ -297,104 +340,103 @@ fn instance(opened: &Opened, rel: &str) -> Result<Outcome, DicomError> {
             None
         }
     };
-    let annotation =
-        if sop_class == SEG_SOP_CLASS || sop_class == LABELMAP_SEG_SOP_CLASS || modality == "SEG" {
-            let infos = seg::segment_infos(obj, rel)?;
-            let frames = seg::frames(obj, rel)?;
-            let mut ref_sops: Vec<String> = frames
+    let annotation = if kind == Kind::Seg {
+        let infos = seg::segment_infos(obj, rel)?;
+        let frames = seg::frames(obj, rel)?;
+        let mut ref_sops: Vec<String> = frames
+            .iter()
+            .flat_map(|f| f.source_sop_uids.clone())
+            .collect();
+        ref_sops.sort();
+        ref_sops.dedup();
+        Some(Draft {
+            kind: AnnotationKind::Seg,
+            lesions: infos
                 .iter()
-                .flat_map(|f| f.source_sop_uids.clone())
-                .collect();
-            ref_sops.sort();
-            ref_sops.dedup();
-            Some(Draft {
-                kind: AnnotationKind::Seg,
-                lesions: infos
-                    .iter()
-                    .map(|s| LesionEntry {
-                        lesion_id: s.lesion_id(),
-                        label: s.label.clone(),
-                        is_node: s.is_node,
-                        organ: s.organ.clone(),
-                        number: s.number as i64,
-                    })
-                    .collect(),
-                ref_series: seg::referenced_series(obj),
-                ref_sops,
-                own_thickness: seg::shared_slice_thickness(obj, rel),
-            })
-        } else if sop_class == RTSTRUCT_SOP_CLASS || modality == "RTSTRUCT" {
-            let rt = rtstruct::read_rtstruct(obj, rel)?;
-            let mut ref_sops: Vec<String> = rt
+                .map(|s| LesionEntry {
+                    lesion_id: s.lesion_id(),
+                    label: s.label.clone(),
+                    is_node: s.is_node,
+                    organ: s.organ.clone(),
+                    number: s.number as i64,
+                })
+                .collect(),
+            ref_series: seg::referenced_series(obj),
+            ref_sops,
+            own_thickness: seg::shared_slice_thickness(obj, rel),
+        })
+    } else if kind == Kind::Rtstruct {
+        let rt = rtstruct::read_rtstruct(obj, rel)?;
+        let mut ref_sops: Vec<String> = rt
+            .rois
+            .iter()
+            .flat_map(|r| r.contour_image_uids.clone())
+            .collect();
+        ref_sops.sort();
+        ref_sops.dedup();
+        Some(Draft {
+            kind: AnnotationKind::Rtstruct,
+            lesions: rt
                 .rois
                 .iter()
-                .flat_map(|r| r.contour_image_uids.clone())
-                .collect();
-            ref_sops.sort();
-            ref_sops.dedup();
-            Some(Draft {
-                kind: AnnotationKind::Rtstruct,
-                lesions: rt
-                    .rois
-                    .iter()
-                    .map(|r| LesionEntry {
-                        lesion_id: r.info.name.clone(),
-                        label: r.info.name.clone(),
-                        is_node: r.info.is_node,
-                        organ: String::new(),
-                        number: r.info.number,
-                    })
-                    .collect(),
-                ref_series: rt.referenced_series,
-                ref_sops,
-                own_thickness: None,
-            })
-        } else if sop_class.starts_with(SR_SOP_CLASS_PREFIX) || modality == "SR" {
-            let rep = sr::read_sr(obj, rel)?;
-            if rep.is_measurement_report {
-                let mut ref_sops: Vec<String> = Vec::new();
-                for l in &rep.lesions {
-                    ref_sops.extend(l.source_images.iter().cloned());
-                    for lin in [&l.long_axis, &l.short_axis, &l.diameter, &l.length]
-                        .into_iter()
-                        .flatten()
-                    {
-                        for c in &lin.coords {
-                            if let sr::SrCoord::Image {
-                                sop_instance_uid: Some(u),
-                                ..
-                            } = c
-                            {
-                                ref_sops.push(u.clone());
-                            }
+                .map(|r| LesionEntry {
+                    lesion_id: r.info.name.clone(),
+                    label: r.info.name.clone(),
+                    is_node: r.info.is_node,
+                    organ: String::new(),
+                    number: r.info.number,
+                })
+                .collect(),
+            ref_series: rt.referenced_series,
+            ref_sops,
+            own_thickness: None,
+        })
+    } else if kind == Kind::Sr {
+        let rep = sr::read_sr(obj, rel)?;
+        if rep.is_measurement_report {
+            let mut ref_sops: Vec<String> = Vec::new();
+            for l in &rep.lesions {
+                ref_sops.extend(l.source_images.iter().cloned());
+                for lin in [&l.long_axis, &l.short_axis, &l.diameter, &l.length]
+                    .into_iter()
+                    .flatten()
+                {
+                    for c in &lin.coords {
+                        if let sr::SrCoord::Image {
+                            sop_instance_uid: Some(u),
+                            ..
+                        } = c
+                        {
+                            ref_sops.push(u.clone());
                         }
                     }
                 }
-                ref_sops.sort();
-                ref_sops.dedup();
-                Some(Draft {
-                    kind: AnnotationKind::Sr,
-                    lesions: rep
-                        .lesions
-                        .iter()
-                        .map(|l| LesionEntry {
-                            lesion_id: l.lesion_id(),
-                            label: l.label(),
-                            is_node: l.is_node,
-                            organ: l.organ.clone(),
-                            number: l.group_index as i64,
-                        })
-                        .collect(),
-                    ref_series: rep.evidence_series,
-                    ref_sops,
-                    own_thickness: None,
-                })
-            } else {
-                None
             }
+            ref_sops.sort();
+            ref_sops.dedup();
+            Some(Draft {
+                kind: AnnotationKind::Sr,
+                lesions: rep
+                    .lesions
+                    .iter()
+                    .map(|l| LesionEntry {
+                        lesion_id: l.lesion_id(),
+                        label: l.label(),
+                        is_node: l.is_node,
+                        organ: l.organ.clone(),
+                        number: l.group_index as i64,
+                    })
+                    .collect(),
+                ref_series: rep.evidence_series,
+                ref_sops,
+                own_thickness: None,
+            })
         } else {
             None
-        };
+        }
+    } else {
+        None
+    };
     Ok(Outcome::Instance(Box::new(Instance {
         patient_id,
         study_uid,
@@ -713,4 +755,167 @@ fn assemble(
 /// DICOMDIR file IDs are upper-case by convention while the files on disk may not be.
 fn existing_case_insensitive(root: &Path, rel: &str) -> bool {
     root.join(rel).is_file() || root.join(rel.to_ascii_lowercase()).is_file()
+}
+
+#[cfg(test)]
+mod lean_tests {
+    //! The lean header read (`lean::read_index_header`) against the full read
+    //! (`InMemDicomObject::read_dataset_with_ts`) on the same bytes of real files: the kept
+    //! attributes, the file's kind, and the record the index makes of an image must be the
+    //! same, whole and cut short anywhere; and `lean::read_whole` must give the full read's
+    //! object itself.
+
+    use std::path::{Path, PathBuf};
+
+    use dicom_transfer_syntax_registry::entries::{
+        EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
+    };
+    use dicom_transfer_syntax_registry::{
+        TransferSyntax, TransferSyntaxIndex, TransferSyntaxRegistry,
+    };
+
+    use super::*;
+    use crate::dicom::lean::{INDEX_TAGS, read_index_header, read_whole};
+    use crate::dicom::open::{Sniff, sniff};
+
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The data set bytes of a file and how they are encoded (deflated data sets inflated),
+    /// with the media SOP class; `None` for files that are not DICOM.
+    fn data_set(bytes: &[u8]) -> Option<(Vec<u8>, &'static str, Option<String>)> {
+        match sniff(bytes) {
+            Sniff::NotDicom => None,
+            Sniff::BareDataset { explicit_vr } => Some((
+                bytes.to_vec(),
+                if explicit_vr {
+                    EXPLICIT_VR_LITTLE_ENDIAN.uid()
+                } else {
+                    IMPLICIT_VR_LITTLE_ENDIAN.uid()
+                },
+                None,
+            )),
+            Sniff::Part10 | Sniff::MetaWithoutPreamble => {
+                assert_eq!(sniff(bytes), Sniff::Part10, "fixtures have preambles");
+                let glen = u32::from_le_bytes(bytes[140..144].try_into().unwrap()) as usize;
+                let start = 132 + 12 + glen;
+                let meta =
+                    dicom_object::meta::FileMetaTable::from_reader(&bytes[128..start]).unwrap();
+                let uid = meta.transfer_syntax().trim_end_matches('\0').to_owned();
+                let media = meta
+                    .media_storage_sop_class_uid()
+                    .trim_end_matches('\0')
+                    .trim()
+                    .to_owned();
+                let media = (!media.is_empty()).then_some(media);
+                if uid == "1.2.840.10008.1.2.1.99" {
+                    use std::io::Read;
+                    let mut out = Vec::new();
+                    flate2::read::DeflateDecoder::new(&bytes[start..])
+                        .read_to_end(&mut out)
+                        .unwrap();
+                    return Some((out, EXPLICIT_VR_LITTLE_ENDIAN.uid(), media));
+                }
+                let ts = TransferSyntaxRegistry.get(&uid).unwrap();
+                Some((bytes[start..].to_vec(), ts.uid(), media))
+            }
+        }
+    }
+
+    fn opened(obj: InMemDicomObject, media: &Option<String>) -> Opened {
+        Opened {
+            obj,
+            transfer_syntax: String::new(),
+            media_sop_class: media.clone(),
+            bare: false,
+        }
+    }
+
+    /// Lean and full reads of `ds` agree; returns whether the lean object was usable.
+    fn agree(ds: &[u8], ts: &TransferSyntax, media: &Option<String>, what: &str) -> bool {
+        let full = InMemDicomObject::read_dataset_with_ts(ds, ts);
+        match (&full, read_whole(ds, ts)) {
+            // (by Debug text: undefined lengths never compare equal)
+            (Ok(f), Ok(w)) => assert_eq!(format!("{f:?}"), format!("{w:?}"), "{what}"),
+            (Err(_), Err(_)) => {}
+            (f, w) => panic!(
+                "{what}: full read ok {}, whole read ok {}",
+                f.is_ok(),
+                w.is_ok()
+            ),
+        }
+        let lean = read_index_header(ds, ts);
+        let (full, lean) = match (full, lean) {
+            (Ok(f), Ok(l)) => (f, l),
+            (Err(_), Err(_)) => return false,
+            (f, l) => panic!(
+                "{what}: full read ok {}, lean read ok {}",
+                f.is_ok(),
+                l.is_ok()
+            ),
+        };
+        for tag in INDEX_TAGS {
+            if tag == tags::DIRECTORY_RECORD_SEQUENCE {
+                assert_eq!(
+                    full.get(tag).is_some(),
+                    lean.get(tag).is_some(),
+                    "{what}: {tag}"
+                );
+            } else {
+                assert_eq!(full.get(tag), lean.get(tag), "{what}: {tag}");
+            }
+        }
+        let m = media.as_deref();
+        assert_eq!(kind(&full, m), kind(&lean, m), "{what}");
+        if !reads_only_index_tags(&lean, m) {
+            return false;
+        }
+        let f = format!("{:?}", instance(&opened(full, media), "f"));
+        let l = format!("{:?}", instance(&opened(lean, media), "f"));
+        assert_eq!(f, l, "{what}");
+        true
+    }
+
+    #[test]
+    fn lean_header_read_equals_the_full_read_on_real_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dicom");
+        let mut all = Vec::new();
+        files(&root.join("pydicom"), &mut all);
+        files(&root.join("corpus"), &mut all);
+        let (mut dicom, mut images) = (0, 0);
+        for path in all {
+            let bytes = std::fs::read(&path).unwrap();
+            let Some((ds, uid, media)) = data_set(&bytes) else {
+                continue;
+            };
+            let ts = TransferSyntaxRegistry.get(uid).unwrap();
+            let what = path.display().to_string();
+            dicom += 1;
+            if agree(&ds, ts, &media, &what) {
+                images += 1;
+            }
+            // cut short anywhere in the header: both fail, or both give the same
+            let n = ds.len().min(4096);
+            for cut in (0..n)
+                .step_by(97)
+                .chain([n.saturating_sub(1), n.saturating_sub(5)])
+            {
+                agree(&ds[..cut], ts, &media, &format!("{what} cut at {cut}"));
+            }
+        }
+        assert!(dicom >= 60, "{dicom} DICOM files");
+        assert!(images >= 50, "{images} image files read lean");
+    }
 }

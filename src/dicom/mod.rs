@@ -7,6 +7,7 @@ pub mod error;
 pub mod geometry;
 pub mod guard;
 pub mod index;
+pub mod lean;
 pub mod open;
 pub mod pixels;
 pub mod rtstruct;

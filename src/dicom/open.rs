@@ -261,31 +261,43 @@ fn open_deflated(
         file: file.to_owned(),
         reason: one_line(&e.to_string()),
     };
-    // Parsed as what it now is: an explicit VR little endian data set.
-    let obj = match mode {
-        ReadMode::Header => {
-            let end = super::guard::pixel_data_offset(&inflated).unwrap_or(inflated.len());
-            InMemDicomObject::read_dataset_with_ts(
-                &inflated[..end],
-                &EXPLICIT_VR_LITTLE_ENDIAN.erased(),
-            )
-            .map_err(parse_err)?
-        }
-        ReadMode::Full => InMemDicomObject::read_dataset_with_ts(
-            &inflated[..],
-            &EXPLICIT_VR_LITTLE_ENDIAN.erased(),
-        )
-        .map_err(parse_err)?,
-    };
     let sop_class = meta
         .media_storage_sop_class_uid()
         .trim_end_matches('\0')
         .trim()
         .to_owned();
+    let media_sop_class = (!sop_class.is_empty()).then_some(sop_class);
+    // Parsed as what it now is: an explicit VR little endian data set.
+    let obj = match mode {
+        ReadMode::Header => {
+            let end = super::guard::pixel_data_offset(&inflated).unwrap_or(inflated.len());
+            let ds = &inflated[..end];
+            let ts = EXPLICIT_VR_LITTLE_ENDIAN.erased();
+            // Images (the bulk of an export) need only the index's attributes: read those
+            // alone (see `lean`). Anything the index reads more of, and any read error, goes
+            // through the full read, which gives the same object and the same errors as ever.
+            let lean = if super::index::may_read_only_index_tags(media_sop_class.as_deref()) {
+                super::lean::read_index_header(ds, &ts).ok()
+            } else {
+                None
+            };
+            match lean {
+                Some(obj)
+                    if super::index::reads_only_index_tags(&obj, media_sop_class.as_deref()) =>
+                {
+                    obj
+                }
+                _ => read_whole(ds, &ts).map_err(parse_err)?,
+            }
+        }
+        ReadMode::Full => {
+            read_whole(&inflated, &EXPLICIT_VR_LITTLE_ENDIAN.erased()).map_err(parse_err)?
+        }
+    };
     let opened = Opened {
         obj,
         transfer_syntax: DEFLATED_EXPLICIT_LE.to_owned(),
-        media_sop_class: (!sop_class.is_empty()).then_some(sop_class),
+        media_sop_class,
         bare: false,
     };
     match mode {
@@ -312,6 +324,19 @@ fn open_deflated(
     Ok(Some(opened))
 }
 
+/// A whole in-memory data set, as `InMemDicomObject::read_dataset_with_ts` reads it but
+/// with ASCII text taken in place (`lean::read_whole`); when that fails, the error is the one
+/// `read_dataset_with_ts` gives (read again for its words: only broken files pay twice).
+fn read_whole(
+    ds: &[u8],
+    ts: &dicom_transfer_syntax_registry::TransferSyntax,
+) -> Result<InMemDicomObject, dicom_object::ReadError> {
+    match super::lean::read_whole(ds, ts) {
+        Ok(obj) => Ok(obj),
+        Err(_) => InMemDicomObject::read_dataset_with_ts(ds, ts),
+    }
+}
+
 /// Why a deflate stream was not inflated.
 #[derive(Debug)]
 enum Inflate {
@@ -324,10 +349,39 @@ enum Inflate {
 
 /// Inflates a whole raw deflate stream, to at most `limit` bytes.
 fn inflate_all(input: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {
-    use flate2::{Decompress, FlushDecompress, Status};
+    use flate2::Decompress;
+    // One inflater per thread, reset for each stream: setting one up allocates and clears
+    // its state and window (about 16 k instructions, ~7 % of inflating a small CT slice).
+    // A reset inflater is in the state a new one starts in (totals at zero, no window); the
+    // limits below are applied exactly as before.
+    thread_local! {
+        static INFLATER: std::cell::Cell<Option<Decompress>> = const { std::cell::Cell::new(None) };
+    }
+    let mut z = match INFLATER.take() {
+        Some(mut z) => {
+            z.reset(false);
+            z
+        }
+        None => Decompress::new(false),
+    };
+    let result = inflate_with(&mut z, input, limit);
+    INFLATER.set(Some(z));
+    result
+}
+
+fn inflate_with(z: &mut flate2::Decompress, input: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {
+    use flate2::{FlushDecompress, Status};
     let limit_len = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut z = Decompress::new(false);
-    let mut out = Vec::with_capacity(input.len().saturating_mul(4).clamp(4096, limit_len.max(1)));
+    // First guess: 4× the input, at least 64 KiB (a small CT slice, 128×128×2 bytes of
+    // nearly flat pixels, deflates ~20:1, so a 4× guess grew the buffer three times per
+    // file, each a realloc copy and another decompress call), never above the limit.
+    // Only the starting capacity; the limit checks below are unchanged.
+    let first = input
+        .len()
+        .saturating_mul(4)
+        .max(MIN_INFLATE_CAPACITY)
+        .min(limit_len.max(1));
+    let mut out = Vec::with_capacity(first);
     loop {
         let before = (z.total_in(), z.total_out());
         let rest = &input[z.total_in() as usize..];
@@ -354,6 +408,9 @@ fn inflate_all(input: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {
         }
     }
 }
+
+/// The smallest first buffer for an inflated data set (see `inflate_all`).
+const MIN_INFLATE_CAPACITY: usize = 64 * 1024;
 
 /// How much of a file is read to find its transfer syntax (the meta group is small).
 const META_PEEK: u64 = 16 * 1024;

@@ -260,24 +260,40 @@ impl OutputSet {
     }
 }
 
-/// Removes the temporary files a killed run left in `dir` (not recursive) and returns their
-/// paths, sorted. Call it only while holding the output folder's lock, so that no live
-/// writer's temporaries are removed.
+/// How deep below the output folder our writers put files (`images/<patient>/<file>`).
+const TEMP_DEPTH: usize = 3;
+
+/// Removes the temporary files a killed run left in `dir` and the folders below it that
+/// oncometry writes into (key images sit two levels down, and a run that finds its images
+/// already done never rewrites, so never replaces, their temporaries), and returns their
+/// paths, sorted. Symbolic links are not followed. Call it only while holding the output
+/// folder's lock, so that no live writer's temporaries are removed.
 pub fn clean_stale_temps(dir: &Path) -> Result<Vec<PathBuf>, AtomicError> {
     let mut removed = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
-        Err(e) => return Err(io_err(dir)(e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(io_err(dir))?;
-        let name = entry.file_name();
-        let is_temp = name
+    for entry in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(TEMP_DEPTH)
+        .sort_by_file_name()
+    {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e)
+                if e.depth() == 0
+                    && e.io_error().map(io::Error::kind) == Some(io::ErrorKind::NotFound) =>
+            {
+                return Ok(removed);
+            }
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                return Err(io_err(&path)(io::Error::other(e.to_string())));
+            }
+        };
+        let is_temp = entry
+            .file_name()
             .to_str()
             .is_some_and(|n| n.starts_with('.') && n.ends_with(TEMP_SUFFIX));
-        if is_temp && entry.file_type().map_err(io_err(dir))?.is_file() {
-            let path = entry.path();
+        if is_temp && entry.file_type().is_file() {
+            let path = entry.into_path();
             match fs::remove_file(&path) {
                 Ok(()) => removed.push(path),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -470,9 +486,18 @@ mod tests {
         let (_, temp) = stale.finish().unwrap();
         let (_, temp_path) = temp.keep().unwrap();
         fs::write(d.path().join("notes.tmp"), b"user file").unwrap();
+        // A key image's temporary two levels down is found too.
+        let patient = d.path().join("images").join("P1");
+        fs::create_dir_all(&patient).unwrap();
+        let nested = patient.join(".baseline_L1.png.oncometry.tmp");
+        fs::write(&nested, b"half a png").unwrap();
+        fs::write(patient.join("baseline_L1.png"), b"png").unwrap();
         let removed = clean_stale_temps(d.path()).unwrap();
-        assert_eq!(removed, vec![temp_path]);
-        assert_eq!(names(d.path()), vec!["lesions.csv", "notes.tmp"]);
+        let mut expected = vec![temp_path, nested];
+        expected.sort();
+        assert_eq!(removed, expected);
+        assert!(patient.join("baseline_L1.png").exists());
+        assert_eq!(names(d.path()), vec!["images", "lesions.csv", "notes.tmp"]);
         assert_eq!(fs::read(&p).unwrap(), b"keep");
         assert!(
             clean_stale_temps(&d.path().join("missing"))

@@ -1,7 +1,9 @@
 //! Long and short axis of a mask lesion: runs → 3D components → per-slice hull → calipers.
 //!
 //! The lesion's pixels are read once, into horizontal runs on a common pixel grid (the
-//! first slice's). Runs are joined into 26-connected components with a union–find (skipped
+//! first slice's); the usual lesion (one slice per plane, one run per row, one component)
+//! is read straight into rows instead (`scan_simple`), and only a lesion that turns out
+//! otherwise is read again into runs. Runs are joined into 26-connected components with a union–find (skipped
 //! when every section is one run per row and everything touches: one component), then
 //! each component's rows on each slice give the row extremes that the hull needs
 //! (see `points`). A one-component lesion's planes whose diameter bounds show they cannot
@@ -279,6 +281,159 @@ fn one_component(planes: &[Plane], rows: &[RowIdx], adjacent_mm: f64) -> bool {
         })
 }
 
+/// Runs, rows and planes of any lesion on the frame's grid (slices on one plane OR-ed).
+fn build_runs(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<(), MeasureError> {
+    sc.runs.clear();
+    sc.rows.clear();
+    sc.planes.clear();
+    let mut k = 0;
+    while k < sc.order.len() {
+        let pos = sc.order[k].0;
+        let run_start = sc.runs.len();
+        let mut n_slices = 0;
+        while k < sc.order.len() && sc.order[k].0 - pos <= SAME_PLANE_MM {
+            let idx = sc.order[k].1;
+            let s = &lesion.slices[idx];
+            k += 1;
+            // Empty slices need no place on the frame's grid (and may have none).
+            let Some(first) = first_nonzero(&s.mask) else {
+                continue;
+            };
+            let shift = grid_shift(frame, s, idx)?;
+            scan_runs(&s.mask, first, s.grid.cols, shift, &mut sc.runs);
+            n_slices += 1;
+        }
+        if sc.runs.len() == run_start {
+            continue;
+        }
+        if n_slices > 1 {
+            // Several slices on one plane: OR them (sort, then merge touching runs).
+            let plane_runs = &mut sc.runs[run_start..];
+            plane_runs.sort_by(|a, b| a.row.cmp(&b.row).then(a.c0.cmp(&b.c0)));
+            let mut w = run_start;
+            for i in run_start..sc.runs.len() {
+                let r = sc.runs[i];
+                if w > run_start && sc.runs[w - 1].row == r.row && r.c0 <= sc.runs[w - 1].c1 + 1 {
+                    sc.runs[w - 1].c1 = sc.runs[w - 1].c1.max(r.c1);
+                } else {
+                    sc.runs[w] = r;
+                    w += 1;
+                }
+            }
+            sc.runs.truncate(w);
+        }
+        let row_start = sc.rows.len();
+        let mut simple = true;
+        let mut coarse = Extents::empty(false);
+        let mut i = run_start;
+        while i < sc.runs.len() {
+            let row = sc.runs[i].row;
+            let mut j = i + 1;
+            while j < sc.runs.len() && sc.runs[j].row == row {
+                j += 1;
+            }
+            let (lo, hi) = (sc.runs[i].c0, sc.runs[j - 1].c1);
+            simple &= j == i + 1;
+            coarse.add(row, lo, hi);
+            if sc.rows.len() > row_start {
+                let last = sc.rows[sc.rows.len() - 1];
+                simple &= last.row + 1 == row && last.lo <= hi + 1 && lo <= last.hi + 1;
+            }
+            sc.rows.push(RowIdx {
+                row,
+                lo,
+                hi,
+                runs: (i, j),
+            });
+            i = j;
+        }
+        sc.planes.push(Plane {
+            pos,
+            rows: row_start..sc.rows.len(),
+            simple,
+            coarse,
+        });
+    }
+
+    Ok(())
+}
+
+/// Rows and planes of the usual lesion in one pass over its masks, without runs: `true`
+/// when every plane is one slice whose rows are one run each, on consecutive rows that
+/// touch (every plane `simple`, as `build_runs` would find it), with the same rows and
+/// planes as `build_runs`. `false` as soon as a plane is not (two slices on it, two runs in
+/// a row, a gap or a break between rows), leaving `build_runs` to start over; the
+/// union–find needs runs, the usual lesion does not. Grid errors are `build_runs`'
+/// (same slices, same order).
+fn scan_simple(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<bool, MeasureError> {
+    sc.runs.clear();
+    sc.rows.clear();
+    sc.planes.clear();
+    let mut k = 0;
+    while k < sc.order.len() {
+        let pos = sc.order[k].0;
+        let row_start = sc.rows.len();
+        while k < sc.order.len() && sc.order[k].0 - pos <= SAME_PLANE_MM {
+            let idx = sc.order[k].1;
+            let s = &lesion.slices[idx];
+            k += 1;
+            let Some(mut a) = first_nonzero(&s.mask) else {
+                continue;
+            };
+            if sc.rows.len() > row_start {
+                return Ok(false); // a second slice on the plane
+            }
+            let (dr, dc) = grid_shift(frame, s, idx)?;
+            let (mask, cols) = (&s.mask[..], s.grid.cols);
+            // As `scan_runs`: one byte string, runs cut at row ends. Only `row` and `end`
+            // (the end of row `row`) step along empty rows.
+            let mut row = (a / cols) as i64 + dr;
+            let mut end = (a / cols + 1) * cols;
+            loop {
+                let b = next_zero(mask, a);
+                while a < b {
+                    while a >= end {
+                        row += 1;
+                        end += cols;
+                    }
+                    let e = b.min(end);
+                    let start = end - cols;
+                    let (lo, hi) = ((a - start) as i64 + dc, (e - start) as i64 - 1 + dc);
+                    if sc.rows.len() > row_start {
+                        let last = sc.rows[sc.rows.len() - 1];
+                        // A second run in the row fails `last.row + 1 == row`.
+                        if !(last.row + 1 == row && last.lo <= hi + 1 && lo <= last.hi + 1) {
+                            return Ok(false);
+                        }
+                    }
+                    sc.rows.push(RowIdx {
+                        row,
+                        lo,
+                        hi,
+                        runs: (0, 0),
+                    });
+                    a = e;
+                }
+                match next_nonzero(mask, b) {
+                    Some(n) => a = n,
+                    None => break,
+                }
+            }
+        }
+        if sc.rows.len() > row_start {
+            // A loop of its own: folded into the scan, it starves that of registers.
+            let rows = sc.rows[row_start..].iter().map(|r| (r.row, r.lo, r.hi));
+            sc.planes.push(Plane {
+                pos,
+                rows: row_start..sc.rows.len(),
+                simple: true,
+                coarse: Extents::of(rows, false),
+            });
+        }
+    }
+    Ok(true)
+}
+
 /// One component's running result.
 #[derive(Debug, Clone, Default)]
 struct Comp {
@@ -368,17 +523,19 @@ pub(crate) fn measure_mask_in(
     opts: &MeasureOptions,
     slice_spacing_mm: Option<f64>,
 ) -> Result<Measurement, MeasureError> {
-    measure_mask_pruned(sc, lesion, opts, slice_spacing_mm, true)
+    measure_mask_pruned(sc, lesion, opts, slice_spacing_mm, true, true)
 }
 
-/// `measure_mask_in`; `prune = false` measures every plane of a one-component lesion
-/// (the reference the pruning is tested against).
+/// `measure_mask_in`; `prune = false` measures every plane of a one-component lesion,
+/// `scan_fast = false` always builds runs (the references the shortcuts are tested
+/// against).
 fn measure_mask_pruned(
     sc: &mut Scratch,
     lesion: &MaskLesion,
     opts: &MeasureOptions,
     slice_spacing_mm: Option<f64>,
     prune: bool,
+    scan_fast: bool,
 ) -> Result<Measurement, MeasureError> {
     if !(opts.min_component_mm3.is_finite() && opts.min_component_mm3 >= 0.0) {
         return Err(MeasureError::InvalidGeometry(format!(
@@ -418,77 +575,15 @@ fn measure_mask_pruned(
         (frame.dx + frame.dy) / 2.0
     };
 
-    // Runs per plane, on the frame's grid.
-    sc.runs.clear();
-    sc.rows.clear();
-    sc.planes.clear();
-    let mut k = 0;
-    while k < sc.order.len() {
-        let pos = sc.order[k].0;
-        let run_start = sc.runs.len();
-        let mut n_slices = 0;
-        while k < sc.order.len() && sc.order[k].0 - pos <= SAME_PLANE_MM {
-            let idx = sc.order[k].1;
-            let s = &lesion.slices[idx];
-            k += 1;
-            // Empty slices need no place on the frame's grid (and may have none).
-            let Some(first) = first_nonzero(&s.mask) else {
-                continue;
-            };
-            let shift = grid_shift(&frame, s, idx)?;
-            scan_runs(&s.mask, first, s.grid.cols, shift, &mut sc.runs);
-            n_slices += 1;
-        }
-        if sc.runs.len() == run_start {
-            continue;
-        }
-        if n_slices > 1 {
-            // Several slices on one plane: OR them (sort, then merge touching runs).
-            let plane_runs = &mut sc.runs[run_start..];
-            plane_runs.sort_by(|a, b| a.row.cmp(&b.row).then(a.c0.cmp(&b.c0)));
-            let mut w = run_start;
-            for i in run_start..sc.runs.len() {
-                let r = sc.runs[i];
-                if w > run_start && sc.runs[w - 1].row == r.row && r.c0 <= sc.runs[w - 1].c1 + 1 {
-                    sc.runs[w - 1].c1 = sc.runs[w - 1].c1.max(r.c1);
-                } else {
-                    sc.runs[w] = r;
-                    w += 1;
-                }
-            }
-            sc.runs.truncate(w);
-        }
-        let row_start = sc.rows.len();
-        let mut simple = true;
-        let mut coarse = Extents::empty(false);
-        let mut i = run_start;
-        while i < sc.runs.len() {
-            let row = sc.runs[i].row;
-            let mut j = i + 1;
-            while j < sc.runs.len() && sc.runs[j].row == row {
-                j += 1;
-            }
-            let (lo, hi) = (sc.runs[i].c0, sc.runs[j - 1].c1);
-            simple &= j == i + 1;
-            coarse.add(row, lo, hi);
-            if sc.rows.len() > row_start {
-                let last = sc.rows[sc.rows.len() - 1];
-                simple &= last.row + 1 == row && last.lo <= hi + 1 && lo <= last.hi + 1;
-            }
-            sc.rows.push(RowIdx {
-                row,
-                lo,
-                hi,
-                runs: (i, j),
-            });
-            i = j;
-        }
-        sc.planes.push(Plane {
-            pos,
-            rows: row_start..sc.rows.len(),
-            simple,
-            coarse,
-        });
+    // Rows per plane, on the frame's grid: first in one pass for the usual lesion (one
+    // slice per plane, one run per row, one component), else through runs.
+    let adjacent_mm = ADJACENT_SPACINGS * spacing;
+    let mut one = scan_fast
+        && scan_simple(sc, lesion, &frame)?
+        && one_component(&sc.planes, &sc.rows, adjacent_mm);
+    if !one {
+        build_runs(sc, lesion, &frame)?;
+        one = one_component(&sc.planes, &sc.rows, adjacent_mm);
     }
     if sc.planes.is_empty() {
         return Ok(Measurement::default());
@@ -496,7 +591,7 @@ fn measure_mask_pruned(
 
     // 26-connected components over runs.
     let mut comps: Vec<Comp> = Vec::new();
-    if one_component(&sc.planes, &sc.rows, ADJACENT_SPACINGS * spacing) {
+    if one {
         let geom = ScratchGeom {
             levels: &mut sc.levels,
             hull: &mut sc.hull,
@@ -516,7 +611,8 @@ fn measure_mask_pruned(
                 short_axis: Some(b.short_axis),
             });
         }
-        let voxels = sc.runs.iter().map(|r| (r.c1 - r.c0 + 1) as u64).sum();
+        // (Unreachable: a plane always has axes.) One run per row: rows count the voxels.
+        let voxels = sc.rows.iter().map(|r| (r.hi - r.lo + 1) as u64).sum();
         comps.push(Comp { voxels, best });
     } else {
         sc.parent.clear();
@@ -528,7 +624,7 @@ fn measure_mask_pruned(
                     join_rows(&mut sc.parent, &sc.runs, w[0].runs, w[1].runs);
                 }
             }
-            if p > 0 && sc.planes[p].pos - sc.planes[p - 1].pos <= ADJACENT_SPACINGS * spacing {
+            if p > 0 && sc.planes[p].pos - sc.planes[p - 1].pos <= adjacent_mm {
                 // Rows r − 1, r, r + 1 of the previous plane, found by walking both row
                 // lists (both sorted) in step.
                 let prev = &sc.rows[sc.planes[p - 1].rows.clone()];
@@ -839,6 +935,28 @@ mod prop {
         )
     }
 
+    /// A slice for `one_pass_equals_runs`: a disc (in pixels, often empty or touching the
+    /// edge) on a 12-row grid of `cols` columns at whole-pixel `shift` and height `z`, with
+    /// a stray pixel (a second run, a gap, or nothing new).
+    #[allow(clippy::type_complexity)]
+    fn shifted_slice() -> impl Strategy<
+        Value = (
+            usize,
+            (i64, i64),
+            usize,
+            (f64, f64, f64, f64),
+            Option<(usize, usize)>,
+        ),
+    > {
+        (
+            0usize..4,
+            (-2i64..3, -2i64..3),
+            6usize..14,
+            (2.0f64..9.0, 2.0f64..9.0, 0.3f64..6.0, 0.3f64..6.0),
+            proptest::option::weighted(0.3, (0usize..12, 0usize..6)),
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
 
@@ -861,9 +979,55 @@ mod prop {
             let l = lesion(&discs, stray, dx, dy);
             let opts = MeasureOptions { point_set: set, min_component_mm3: 0.0 };
             let mut sc = Scratch::default();
-            let all = measure_mask_pruned(&mut sc, &l, &opts, None, false).unwrap();
-            let pruned = measure_mask_pruned(&mut sc, &l, &opts, None, true).unwrap();
+            let all = measure_mask_pruned(&mut sc, &l, &opts, None, false, true).unwrap();
+            let pruned = measure_mask_pruned(&mut sc, &l, &opts, None, true, true).unwrap();
             prop_assert_eq!(pruned, all);
+        }
+
+        /// The one-pass scan of the usual lesion gives exactly what building runs gives:
+        /// several slices on a plane, second runs in a row, gaps between rows, empty
+        /// slices, shifted grids of other widths, and far-apart planes (two components).
+        #[test]
+        fn one_pass_equals_runs(
+            slices in proptest::collection::vec(shifted_slice(), 1..6),
+            dx in prop_oneof![Just(0.7), 0.2f64..2.0],
+            dy in prop_oneof![Just(0.7), 0.2f64..2.0],
+            set in prop_oneof![Just(PointSet::Edges), Just(PointSet::Centers), Just(PointSet::Corners)],
+            min_mm3 in prop_oneof![Just(0.0), 0.0f64..20.0],
+        ) {
+            const R: usize = 12;
+            let slices = slices
+                .into_iter()
+                .map(|(z, (sr, sc), cols, (cy, cx, ry, rx), stray)| {
+                    let mut mask = vec![0u8; R * cols];
+                    for r in 0..R {
+                        for c in 0..cols {
+                            let (u, v) = ((r as f64 - cy) / ry, (c as f64 - cx) / rx);
+                            mask[r * cols + c] = u8::from(u * u + v * v <= 1.0);
+                        }
+                    }
+                    if let Some((r, c)) = stray {
+                        mask[r * cols + c.min(cols - 1)] = 1;
+                    }
+                    MaskSlice {
+                        grid: PlaneGrid {
+                            origin: [sc as f64 * dx, sr as f64 * dy, z as f64 * 2.0],
+                            row_dir: [1.0, 0.0, 0.0],
+                            col_dir: [0.0, 1.0, 0.0],
+                            spacing: [dy, dx],
+                            rows: R,
+                            cols,
+                        },
+                        mask,
+                    }
+                })
+                .collect();
+            let l = MaskLesion { slices };
+            let opts = MeasureOptions { point_set: set, min_component_mm3: min_mm3 };
+            let mut sc = Scratch::default();
+            let runs = measure_mask_pruned(&mut sc, &l, &opts, None, true, false).unwrap();
+            let one_pass = measure_mask_pruned(&mut sc, &l, &opts, None, true, true).unwrap();
+            prop_assert_eq!(one_pass, runs);
         }
     }
 }

@@ -488,10 +488,13 @@ fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureE
     let g = &s.grid;
     let same_dir = |a: V3, b: V3| norm(super::geometry::sub(a, b)) <= PARALLEL_TOL;
     let same_sp = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b;
-    if !same_dir(g.row_dir, f.row)
-        || !same_dir(g.col_dir, f.col)
-        || !same_sp(g.spacing[1], f.dx)
-        || !same_sp(g.spacing[0], f.dy)
+    // Equal directions and spacing (most slices) pass the tests below: skip their roots.
+    let equal = g.row_dir == f.row && g.col_dir == f.col && g.spacing == [f.dy, f.dx];
+    if !equal
+        && (!same_dir(g.row_dir, f.row)
+            || !same_dir(g.col_dir, f.col)
+            || !same_sp(g.spacing[1], f.dx)
+            || !same_sp(g.spacing[0], f.dy))
     {
         return Err(MeasureError::InvalidGeometry(format!(
             "slice {k} uses a different in-plane pixel grid (orientation or spacing) than slice 0; \

@@ -24,7 +24,9 @@ pub(crate) fn levels(
     levels: &mut Vec<(i64, i64, i64)>,
 ) {
     levels.clear();
-    let mut push = |y: i64, lo: i64, hi: i64| {
+    // A level at the height of the last one widens it.
+    #[inline(always)]
+    fn push(levels: &mut Vec<(i64, i64, i64)>, y: i64, lo: i64, hi: i64) {
         if let Some(last) = levels.last_mut() {
             if last.0 == y {
                 last.1 = last.1.min(lo);
@@ -33,19 +35,20 @@ pub(crate) fn levels(
             }
         }
         levels.push((y, lo, hi));
-    };
+    }
     for (r, a, b) in rows {
         let (y, xa, xb) = (2 * r, 2 * a, 2 * b);
         match set {
             PointSet::Edges => {
-                push(y - 1, xa, xb);
-                push(y, xa - 1, xb + 1);
-                push(y + 1, xa, xb);
+                push(levels, y - 1, xa, xb);
+                // Above the level just pushed: never merged, so no test.
+                levels.push((y, xa - 1, xb + 1));
+                levels.push((y + 1, xa, xb));
             }
-            PointSet::Centers => push(y, xa, xb),
+            PointSet::Centers => push(levels, y, xa, xb),
             PointSet::Corners => {
-                push(y - 1, xa - 1, xb + 1);
-                push(y + 1, xa - 1, xb + 1);
+                push(levels, y - 1, xa - 1, xb + 1);
+                levels.push((y + 1, xa - 1, xb + 1));
             }
         }
     }

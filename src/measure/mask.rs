@@ -422,12 +422,15 @@ fn scan_simple(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<b
         }
         if sc.rows.len() > row_start {
             // A loop of its own: folded into the scan, it starves that of registers.
-            let rows = sc.rows[row_start..].iter().map(|r| (r.row, r.lo, r.hi));
+            let rows = &sc.rows[row_start..];
+            let (first, last) = (rows[0].row, rows[rows.len() - 1].row);
+            let coarse =
+                Extents::of_rows_in_order(rows.iter().map(|r| (r.row, r.lo, r.hi)), first, last);
             sc.planes.push(Plane {
                 pos,
                 rows: row_start..sc.rows.len(),
                 simple: true,
-                coarse: Extents::of(rows, false),
+                coarse,
             });
         }
     }

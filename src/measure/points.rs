@@ -71,7 +71,7 @@ const DIRS: [(i64, i64); 8] = [
 /// Extremes of `p·column + q·row` over the rows' first and last inside columns, for each
 /// of `DIRS` (only the even ones when coarse): enough for the widths of every point set
 /// of those rows along them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Extents {
     lo: [i64; 8],
     hi: [i64; 8],
@@ -87,6 +87,29 @@ impl Extents {
         for (r, a, b) in rows {
             e.add(r, a, b);
         }
+        e
+    }
+
+    /// `Extents::of(rows, false)` for rows on increasing rows from `first` to `last` (a
+    /// `simple` plane's): along the columns the extremes are those two rows, so only the
+    /// other three directions are folded.
+    #[inline]
+    pub(crate) fn of_rows_in_order(
+        rows: impl Iterator<Item = (i64, i64, i64)>,
+        first: i64,
+        last: i64,
+    ) -> Extents {
+        let mut e = Extents::empty(false);
+        for (r, a, b) in rows {
+            for k in [0, 2, 6] {
+                let (p, q) = DIRS[k];
+                let (x0, x1) = if p >= 0 { (a, b) } else { (b, a) };
+                e.lo[k] = e.lo[k].min(p * x0 + q * r);
+                e.hi[k] = e.hi[k].max(p * x1 + q * r);
+            }
+        }
+        debug_assert_eq!(DIRS[4], (0, 1));
+        (e.lo[4], e.hi[4]) = (first, last);
         e
     }
 
@@ -326,6 +349,25 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// On consecutive rows the coarse extents without the column direction's fold are
+        /// the same.
+        #[test]
+        fn extents_in_order_equal_extents(
+            first in -20i64..20,
+            rows in proptest::collection::vec((-8i64..8, 0i64..12), 1..16),
+        ) {
+            let rows: Vec<(i64, i64, i64)> = rows
+                .into_iter()
+                .enumerate()
+                .map(|(k, (a, w))| (first + k as i64, a, a + w))
+                .collect();
+            let last = rows[rows.len() - 1].0;
+            proptest::prop_assert_eq!(
+                Extents::of_rows_in_order(rows.iter().copied(), first, last),
+                Extents::of(rows.iter().copied(), false)
+            );
+        }
 
         /// floor ≤ the diameter of the point set's hull candidates ≤ bound, coarse and
         /// fine, for every point set, square and oblong pixels.

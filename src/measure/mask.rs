@@ -771,7 +771,7 @@ fn best_plane(
             let it = rows[planes[p].rows.clone()]
                 .iter()
                 .map(|r| (r.row, r.lo, r.hi));
-            Extents::of(it, true)
+            planes[p].coarse.refine(it)
         } else {
             planes[p].coarse
         };

@@ -80,8 +80,9 @@ pub(crate) struct Extents {
 
 impl Extents {
     /// Extents of rows `(row, first inside column, last inside column)`; `fine` takes all
-    /// eight directions, else the rows, columns and diagonals (half the work).
-    #[inline]
+    /// eight directions, else the rows, columns and diagonals (half the work). The
+    /// reference for `of_rows_in_order` and `refine`, which the measurement uses.
+    #[cfg(test)]
     pub(crate) fn of(rows: impl Iterator<Item = (i64, i64, i64)>, fine: bool) -> Extents {
         let mut e = Extents::empty(fine);
         for (r, a, b) in rows {
@@ -110,6 +111,23 @@ impl Extents {
         }
         debug_assert_eq!(DIRS[4], (0, 1));
         (e.lo[4], e.hi[4]) = (first, last);
+        e
+    }
+
+    /// `Extents::of(rows, true)` from the same rows' coarse extents `self`: only the four
+    /// directions between theirs are folded.
+    #[inline]
+    pub(crate) fn refine(self, rows: impl Iterator<Item = (i64, i64, i64)>) -> Extents {
+        let mut e = self;
+        e.fine = true;
+        for (r, a, b) in rows {
+            for k in [1, 3, 5, 7] {
+                let (p, q) = DIRS[k];
+                let (x0, x1) = if p >= 0 { (a, b) } else { (b, a) };
+                e.lo[k] = e.lo[k].min(p * x0 + q * r);
+                e.hi[k] = e.hi[k].max(p * x1 + q * r);
+            }
+        }
         e
     }
 
@@ -351,7 +369,7 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
         /// On consecutive rows the coarse extents without the column direction's fold are
-        /// the same.
+        /// the same; refining coarse extents gives the fine ones.
         #[test]
         fn extents_in_order_equal_extents(
             first in -20i64..20,
@@ -363,9 +381,14 @@ mod tests {
                 .map(|(k, (a, w))| (first + k as i64, a, a + w))
                 .collect();
             let last = rows[rows.len() - 1].0;
+            let coarse = Extents::of(rows.iter().copied(), false);
             proptest::prop_assert_eq!(
                 Extents::of_rows_in_order(rows.iter().copied(), first, last),
-                Extents::of(rows.iter().copied(), false)
+                coarse
+            );
+            proptest::prop_assert_eq!(
+                coarse.refine(rows.iter().copied()),
+                Extents::of(rows.iter().copied(), true)
             );
         }
 

@@ -1,7 +1,9 @@
 //! Long and short axis of a mask lesion: runs → 3D components → per-slice hull → calipers.
 //!
 //! The lesion's pixels are read once, into horizontal runs on a common pixel grid (the
-//! first slice's). Runs are joined into 26-connected components with a union–find (skipped
+//! first slice's); the usual lesion (one slice per plane, one run per row, one component)
+//! is read straight into rows instead (`scan_simple`), and only a lesion that turns out
+//! otherwise is read again into runs. Runs are joined into 26-connected components with a union–find (skipped
 //! when every section is one run per row and everything touches: one component), then
 //! each component's rows on each slice give the row extremes that the hull needs
 //! (see `points`). A one-component lesion's planes whose diameter bounds show they cannot
@@ -279,146 +281,8 @@ fn one_component(planes: &[Plane], rows: &[RowIdx], adjacent_mm: f64) -> bool {
         })
 }
 
-/// One component's running result.
-#[derive(Debug, Clone, Default)]
-struct Comp {
-    voxels: u64,
-    best: Option<SliceAxes>,
-}
-
-pub(crate) fn better(new: &SliceAxes, old: &Option<SliceAxes>) -> bool {
-    match old {
-        None => true,
-        Some(o) => {
-            new.long_axis_mm > o.long_axis_mm + TIE_MM
-                || ((new.long_axis_mm - o.long_axis_mm).abs() <= TIE_MM
-                    && new.short_axis_mm > o.short_axis_mm + TIE_MM)
-        }
-    }
-}
-
-/// Validates every slice and returns the lesion frame (first slice) or `None` when there
-/// are no slices.
-fn check_slices(slices: &[MaskSlice]) -> Result<Option<Frame>, MeasureError> {
-    let mut frame: Option<Frame> = None;
-    for (k, s) in slices.iter().enumerate() {
-        let like = frame.as_ref().map(|f| (&slices[0].grid, f.normal));
-        let n = validate_grid_like(&s.grid, s.mask.len(), like)
-            .map_err(|e| prefix(e, &format!("slice {k}")))?;
-        match &frame {
-            None => frame = Some(Frame::new(&s.grid, n)),
-            Some(f) => {
-                let c = norm(cross(n, f.normal));
-                if c > PARALLEL_TOL {
-                    return Err(MeasureError::NotParallel(format!(
-                        "slice {k} normal {n:?} differs from slice 0 normal {:?} (|n×n0| = {c:.2e})",
-                        f.normal
-                    )));
-                }
-            }
-        }
-    }
-    Ok(frame)
-}
-
-fn prefix(e: MeasureError, what: &str) -> MeasureError {
-    match e {
-        MeasureError::InvalidGeometry(m) => MeasureError::InvalidGeometry(format!("{what}: {m}")),
-        other => other,
-    }
-}
-
-/// Whole-pixel offset `(rows, cols)` of a slice's grid on the lesion frame.
-fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureError> {
-    let g = &s.grid;
-    let same_dir = |a: V3, b: V3| norm(super::geometry::sub(a, b)) <= PARALLEL_TOL;
-    let same_sp = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b;
-    if !same_dir(g.row_dir, f.row)
-        || !same_dir(g.col_dir, f.col)
-        || !same_sp(g.spacing[1], f.dx)
-        || !same_sp(g.spacing[0], f.dy)
-    {
-        return Err(MeasureError::InvalidGeometry(format!(
-            "slice {k} uses a different in-plane pixel grid (orientation or spacing) than slice 0; \
-             3D components need one grid"
-        )));
-    }
-    let d = super::geometry::sub(g.origin, f.origin);
-    let dc = dot(d, f.row) / f.dx;
-    let dr = dot(d, f.col) / f.dy;
-    let (rc, rr) = (dc.round(), dr.round());
-    if (dc - rc).abs() > GRID_TOL_PX || (dr - rr).abs() > GRID_TOL_PX {
-        return Err(MeasureError::InvalidGeometry(format!(
-            "slice {k} origin is offset by ({dr:.3}, {dc:.3}) pixels from slice 0, not whole pixels"
-        )));
-    }
-    let far = (4 * super::geometry::MAX_SIDE) as f64;
-    if dr.abs() > far || dc.abs() > far {
-        return Err(MeasureError::InvalidGeometry(format!(
-            "slice {k} origin is {dr:.0} rows, {dc:.0} columns away from slice 0"
-        )));
-    }
-    Ok((rr as i64, rc as i64))
-}
-
-/// Long and short axis of a mask lesion; see `measure_mask` for the rules.
-pub(crate) fn measure_mask_in(
-    sc: &mut Scratch,
-    lesion: &MaskLesion,
-    opts: &MeasureOptions,
-    slice_spacing_mm: Option<f64>,
-) -> Result<Measurement, MeasureError> {
-    measure_mask_pruned(sc, lesion, opts, slice_spacing_mm, true)
-}
-
-/// `measure_mask_in`; `prune = false` measures every plane of a one-component lesion
-/// (the reference the pruning is tested against).
-fn measure_mask_pruned(
-    sc: &mut Scratch,
-    lesion: &MaskLesion,
-    opts: &MeasureOptions,
-    slice_spacing_mm: Option<f64>,
-    prune: bool,
-) -> Result<Measurement, MeasureError> {
-    if !(opts.min_component_mm3.is_finite() && opts.min_component_mm3 >= 0.0) {
-        return Err(MeasureError::InvalidGeometry(format!(
-            "min_component_mm3 = {} is not a non-negative number",
-            opts.min_component_mm3
-        )));
-    }
-    let Some(frame) = check_slices(&lesion.slices)? else {
-        return Ok(Measurement::default());
-    };
-
-    // Slice positions (all slices: empty frames still tell the slice spacing).
-    sc.order.clear();
-    for (k, s) in lesion.slices.iter().enumerate() {
-        sc.order.push((dot(s.grid.origin, frame.normal), k));
-    }
-    sc.order.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let spacing = match slice_spacing_mm {
-        Some(h) if h.is_finite() && h > 0.0 => h,
-        Some(h) => {
-            return Err(MeasureError::InvalidGeometry(format!(
-                "slice spacing {h} is not a positive finite number"
-            )));
-        }
-        None => sc
-            .order
-            .windows(2)
-            .map(|w| w[1].0 - w[0].0)
-            .filter(|g| *g > SAME_PLANE_MM)
-            .fold(f64::INFINITY, f64::min),
-    };
-    let spacing = if spacing.is_finite() {
-        spacing
-    } else {
-        // One plane only: nothing tells the spacing; assume cubic voxels for the volume
-        // filter (pass the series spacing through `measure_mask_spaced` to be exact).
-        (frame.dx + frame.dy) / 2.0
-    };
-
-    // Runs per plane, on the frame's grid.
+/// Runs, rows and planes of any lesion on the frame's grid (slices on one plane OR-ed).
+fn build_runs(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<(), MeasureError> {
     sc.runs.clear();
     sc.rows.clear();
     sc.planes.clear();
@@ -435,7 +299,7 @@ fn measure_mask_pruned(
             let Some(first) = first_nonzero(&s.mask) else {
                 continue;
             };
-            let shift = grid_shift(&frame, s, idx)?;
+            let shift = grid_shift(frame, s, idx)?;
             scan_runs(&s.mask, first, s.grid.cols, shift, &mut sc.runs);
             n_slices += 1;
         }
@@ -490,13 +354,254 @@ fn measure_mask_pruned(
             coarse,
         });
     }
+
+    Ok(())
+}
+
+/// Rows and planes of the usual lesion in one pass over its masks, without runs: `true`
+/// when every plane is one slice whose rows are one run each, on consecutive rows that
+/// touch (every plane `simple`, as `build_runs` would find it), with the same rows and
+/// planes as `build_runs`. `false` as soon as a plane is not (two slices on it, two runs in
+/// a row, a gap or a break between rows), leaving `build_runs` to start over; the
+/// union–find needs runs, the usual lesion does not. Grid errors are `build_runs`'
+/// (same slices, same order).
+fn scan_simple(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<bool, MeasureError> {
+    sc.runs.clear();
+    sc.rows.clear();
+    sc.planes.clear();
+    let mut k = 0;
+    while k < sc.order.len() {
+        let pos = sc.order[k].0;
+        let row_start = sc.rows.len();
+        while k < sc.order.len() && sc.order[k].0 - pos <= SAME_PLANE_MM {
+            let idx = sc.order[k].1;
+            let s = &lesion.slices[idx];
+            k += 1;
+            let Some(mut a) = first_nonzero(&s.mask) else {
+                continue;
+            };
+            if sc.rows.len() > row_start {
+                return Ok(false); // a second slice on the plane
+            }
+            let (dr, dc) = grid_shift(frame, s, idx)?;
+            let (mask, cols) = (&s.mask[..], s.grid.cols);
+            // As `scan_runs`: one byte string, runs cut at row ends. Only `row` and `end`
+            // (the end of row `row`) step along empty rows.
+            let mut row = (a / cols) as i64 + dr;
+            let mut end = (a / cols + 1) * cols;
+            loop {
+                let b = next_zero(mask, a);
+                while a < b {
+                    while a >= end {
+                        row += 1;
+                        end += cols;
+                    }
+                    let e = b.min(end);
+                    let start = end - cols;
+                    let (lo, hi) = ((a - start) as i64 + dc, (e - start) as i64 - 1 + dc);
+                    if sc.rows.len() > row_start {
+                        let last = sc.rows[sc.rows.len() - 1];
+                        // A second run in the row fails `last.row + 1 == row`.
+                        if !(last.row + 1 == row && last.lo <= hi + 1 && lo <= last.hi + 1) {
+                            return Ok(false);
+                        }
+                    }
+                    sc.rows.push(RowIdx {
+                        row,
+                        lo,
+                        hi,
+                        runs: (0, 0),
+                    });
+                    a = e;
+                }
+                match next_nonzero(mask, b) {
+                    Some(n) => a = n,
+                    None => break,
+                }
+            }
+        }
+        if sc.rows.len() > row_start {
+            // A loop of its own: folded into the scan, it starves that of registers.
+            let rows = &sc.rows[row_start..];
+            let (first, last) = (rows[0].row, rows[rows.len() - 1].row);
+            let coarse =
+                Extents::of_rows_in_order(rows.iter().map(|r| (r.row, r.lo, r.hi)), first, last);
+            sc.planes.push(Plane {
+                pos,
+                rows: row_start..sc.rows.len(),
+                simple: true,
+                coarse,
+            });
+        }
+    }
+    Ok(true)
+}
+
+/// One component's running result.
+#[derive(Debug, Clone, Default)]
+struct Comp {
+    voxels: u64,
+    best: Option<SliceAxes>,
+}
+
+pub(crate) fn better(new: &SliceAxes, old: &Option<SliceAxes>) -> bool {
+    match old {
+        None => true,
+        Some(o) => {
+            new.long_axis_mm > o.long_axis_mm + TIE_MM
+                || ((new.long_axis_mm - o.long_axis_mm).abs() <= TIE_MM
+                    && new.short_axis_mm > o.short_axis_mm + TIE_MM)
+        }
+    }
+}
+
+/// Validates every slice and returns the lesion frame (first slice) or `None` when there
+/// are no slices.
+fn check_slices(slices: &[MaskSlice]) -> Result<Option<Frame>, MeasureError> {
+    let mut frame: Option<Frame> = None;
+    for (k, s) in slices.iter().enumerate() {
+        let like = frame.as_ref().map(|f| (&slices[0].grid, f.normal));
+        let n = validate_grid_like(&s.grid, s.mask.len(), like)
+            .map_err(|e| prefix(e, &format!("slice {k}")))?;
+        match &frame {
+            None => frame = Some(Frame::new(&s.grid, n)),
+            Some(f) => {
+                let c = norm(cross(n, f.normal));
+                if c > PARALLEL_TOL {
+                    return Err(MeasureError::NotParallel(format!(
+                        "slice {k} normal {n:?} differs from slice 0 normal {:?} (|n×n0| = {c:.2e})",
+                        f.normal
+                    )));
+                }
+            }
+        }
+    }
+    Ok(frame)
+}
+
+fn prefix(e: MeasureError, what: &str) -> MeasureError {
+    match e {
+        MeasureError::InvalidGeometry(m) => MeasureError::InvalidGeometry(format!("{what}: {m}")),
+        other => other,
+    }
+}
+
+/// Whole-pixel offset `(rows, cols)` of a slice's grid on the lesion frame.
+fn grid_shift(f: &Frame, s: &MaskSlice, k: usize) -> Result<(i64, i64), MeasureError> {
+    let g = &s.grid;
+    let same_dir = |a: V3, b: V3| norm(super::geometry::sub(a, b)) <= PARALLEL_TOL;
+    let same_sp = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b;
+    // Equal directions and spacing (most slices) pass the tests below: skip their roots.
+    let equal = g.row_dir == f.row && g.col_dir == f.col && g.spacing == [f.dy, f.dx];
+    if !equal
+        && (!same_dir(g.row_dir, f.row)
+            || !same_dir(g.col_dir, f.col)
+            || !same_sp(g.spacing[1], f.dx)
+            || !same_sp(g.spacing[0], f.dy))
+    {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "slice {k} uses a different in-plane pixel grid (orientation or spacing) than slice 0; \
+             3D components need one grid"
+        )));
+    }
+    let d = super::geometry::sub(g.origin, f.origin);
+    let dc = dot(d, f.row) / f.dx;
+    let dr = dot(d, f.col) / f.dy;
+    if dc == 0.0 && dr == 0.0 {
+        // Slices stacked straight along the normal (most): what the tests below give.
+        return Ok((0, 0));
+    }
+    let (rc, rr) = (dc.round(), dr.round());
+    if (dc - rc).abs() > GRID_TOL_PX || (dr - rr).abs() > GRID_TOL_PX {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "slice {k} origin is offset by ({dr:.3}, {dc:.3}) pixels from slice 0, not whole pixels"
+        )));
+    }
+    let far = (4 * super::geometry::MAX_SIDE) as f64;
+    if dr.abs() > far || dc.abs() > far {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "slice {k} origin is {dr:.0} rows, {dc:.0} columns away from slice 0"
+        )));
+    }
+    Ok((rr as i64, rc as i64))
+}
+
+/// Long and short axis of a mask lesion; see `measure_mask` for the rules.
+pub(crate) fn measure_mask_in(
+    sc: &mut Scratch,
+    lesion: &MaskLesion,
+    opts: &MeasureOptions,
+    slice_spacing_mm: Option<f64>,
+) -> Result<Measurement, MeasureError> {
+    measure_mask_pruned(sc, lesion, opts, slice_spacing_mm, true, true)
+}
+
+/// `measure_mask_in`; `prune = false` measures every plane of a one-component lesion,
+/// `scan_fast = false` always builds runs (the references the shortcuts are tested
+/// against).
+fn measure_mask_pruned(
+    sc: &mut Scratch,
+    lesion: &MaskLesion,
+    opts: &MeasureOptions,
+    slice_spacing_mm: Option<f64>,
+    prune: bool,
+    scan_fast: bool,
+) -> Result<Measurement, MeasureError> {
+    if !(opts.min_component_mm3.is_finite() && opts.min_component_mm3 >= 0.0) {
+        return Err(MeasureError::InvalidGeometry(format!(
+            "min_component_mm3 = {} is not a non-negative number",
+            opts.min_component_mm3
+        )));
+    }
+    let Some(frame) = check_slices(&lesion.slices)? else {
+        return Ok(Measurement::default());
+    };
+
+    // Slice positions (all slices: empty frames still tell the slice spacing).
+    sc.order.clear();
+    for (k, s) in lesion.slices.iter().enumerate() {
+        sc.order.push((dot(s.grid.origin, frame.normal), k));
+    }
+    sc.order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let spacing = match slice_spacing_mm {
+        Some(h) if h.is_finite() && h > 0.0 => h,
+        Some(h) => {
+            return Err(MeasureError::InvalidGeometry(format!(
+                "slice spacing {h} is not a positive finite number"
+            )));
+        }
+        None => sc
+            .order
+            .windows(2)
+            .map(|w| w[1].0 - w[0].0)
+            .filter(|g| *g > SAME_PLANE_MM)
+            .fold(f64::INFINITY, f64::min),
+    };
+    let spacing = if spacing.is_finite() {
+        spacing
+    } else {
+        // One plane only: nothing tells the spacing; assume cubic voxels for the volume
+        // filter (pass the series spacing through `measure_mask_spaced` to be exact).
+        (frame.dx + frame.dy) / 2.0
+    };
+
+    // Rows per plane, on the frame's grid: first in one pass for the usual lesion (one
+    // slice per plane, one run per row, one component), else through runs.
+    let adjacent_mm = ADJACENT_SPACINGS * spacing;
+    let mut one = scan_fast
+        && scan_simple(sc, lesion, &frame)?
+        && one_component(&sc.planes, &sc.rows, adjacent_mm);
+    if !one {
+        build_runs(sc, lesion, &frame)?;
+        one = one_component(&sc.planes, &sc.rows, adjacent_mm);
+    }
     if sc.planes.is_empty() {
         return Ok(Measurement::default());
     }
 
     // 26-connected components over runs.
     let mut comps: Vec<Comp> = Vec::new();
-    if one_component(&sc.planes, &sc.rows, ADJACENT_SPACINGS * spacing) {
+    if one {
         let geom = ScratchGeom {
             levels: &mut sc.levels,
             hull: &mut sc.hull,
@@ -516,7 +621,8 @@ fn measure_mask_pruned(
                 short_axis: Some(b.short_axis),
             });
         }
-        let voxels = sc.runs.iter().map(|r| (r.c1 - r.c0 + 1) as u64).sum();
+        // (Unreachable: a plane always has axes.) One run per row: rows count the voxels.
+        let voxels = sc.rows.iter().map(|r| (r.hi - r.lo + 1) as u64).sum();
         comps.push(Comp { voxels, best });
     } else {
         sc.parent.clear();
@@ -528,7 +634,7 @@ fn measure_mask_pruned(
                     join_rows(&mut sc.parent, &sc.runs, w[0].runs, w[1].runs);
                 }
             }
-            if p > 0 && sc.planes[p].pos - sc.planes[p - 1].pos <= ADJACENT_SPACINGS * spacing {
+            if p > 0 && sc.planes[p].pos - sc.planes[p - 1].pos <= adjacent_mm {
                 // Rows r − 1, r, r + 1 of the previous plane, found by walking both row
                 // lists (both sorted) in step.
                 let prev = &sc.rows[sc.planes[p - 1].rows.clone()];
@@ -665,7 +771,7 @@ fn best_plane(
             let it = rows[planes[p].rows.clone()]
                 .iter()
                 .map(|r| (r.row, r.lo, r.hi));
-            Extents::of(it, true)
+            planes[p].coarse.refine(it)
         } else {
             planes[p].coarse
         };
@@ -839,6 +945,28 @@ mod prop {
         )
     }
 
+    /// A slice for `one_pass_equals_runs`: a disc (in pixels, often empty or touching the
+    /// edge) on a 12-row grid of `cols` columns at whole-pixel `shift` and height `z`, with
+    /// a stray pixel (a second run, a gap, or nothing new).
+    #[allow(clippy::type_complexity)]
+    fn shifted_slice() -> impl Strategy<
+        Value = (
+            usize,
+            (i64, i64),
+            usize,
+            (f64, f64, f64, f64),
+            Option<(usize, usize)>,
+        ),
+    > {
+        (
+            0usize..4,
+            (-2i64..3, -2i64..3),
+            6usize..14,
+            (2.0f64..9.0, 2.0f64..9.0, 0.3f64..6.0, 0.3f64..6.0),
+            proptest::option::weighted(0.3, (0usize..12, 0usize..6)),
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
 
@@ -861,9 +989,55 @@ mod prop {
             let l = lesion(&discs, stray, dx, dy);
             let opts = MeasureOptions { point_set: set, min_component_mm3: 0.0 };
             let mut sc = Scratch::default();
-            let all = measure_mask_pruned(&mut sc, &l, &opts, None, false).unwrap();
-            let pruned = measure_mask_pruned(&mut sc, &l, &opts, None, true).unwrap();
+            let all = measure_mask_pruned(&mut sc, &l, &opts, None, false, true).unwrap();
+            let pruned = measure_mask_pruned(&mut sc, &l, &opts, None, true, true).unwrap();
             prop_assert_eq!(pruned, all);
+        }
+
+        /// The one-pass scan of the usual lesion gives exactly what building runs gives:
+        /// several slices on a plane, second runs in a row, gaps between rows, empty
+        /// slices, shifted grids of other widths, and far-apart planes (two components).
+        #[test]
+        fn one_pass_equals_runs(
+            slices in proptest::collection::vec(shifted_slice(), 1..6),
+            dx in prop_oneof![Just(0.7), 0.2f64..2.0],
+            dy in prop_oneof![Just(0.7), 0.2f64..2.0],
+            set in prop_oneof![Just(PointSet::Edges), Just(PointSet::Centers), Just(PointSet::Corners)],
+            min_mm3 in prop_oneof![Just(0.0), 0.0f64..20.0],
+        ) {
+            const R: usize = 12;
+            let slices = slices
+                .into_iter()
+                .map(|(z, (sr, sc), cols, (cy, cx, ry, rx), stray)| {
+                    let mut mask = vec![0u8; R * cols];
+                    for r in 0..R {
+                        for c in 0..cols {
+                            let (u, v) = ((r as f64 - cy) / ry, (c as f64 - cx) / rx);
+                            mask[r * cols + c] = u8::from(u * u + v * v <= 1.0);
+                        }
+                    }
+                    if let Some((r, c)) = stray {
+                        mask[r * cols + c.min(cols - 1)] = 1;
+                    }
+                    MaskSlice {
+                        grid: PlaneGrid {
+                            origin: [sc as f64 * dx, sr as f64 * dy, z as f64 * 2.0],
+                            row_dir: [1.0, 0.0, 0.0],
+                            col_dir: [0.0, 1.0, 0.0],
+                            spacing: [dy, dx],
+                            rows: R,
+                            cols,
+                        },
+                        mask,
+                    }
+                })
+                .collect();
+            let l = MaskLesion { slices };
+            let opts = MeasureOptions { point_set: set, min_component_mm3: min_mm3 };
+            let mut sc = Scratch::default();
+            let runs = measure_mask_pruned(&mut sc, &l, &opts, None, true, false).unwrap();
+            let one_pass = measure_mask_pruned(&mut sc, &l, &opts, None, true, true).unwrap();
+            prop_assert_eq!(one_pass, runs);
         }
     }
 }

@@ -24,7 +24,9 @@ pub(crate) fn levels(
     levels: &mut Vec<(i64, i64, i64)>,
 ) {
     levels.clear();
-    let mut push = |y: i64, lo: i64, hi: i64| {
+    // A level at the height of the last one widens it.
+    #[inline(always)]
+    fn push(levels: &mut Vec<(i64, i64, i64)>, y: i64, lo: i64, hi: i64) {
         if let Some(last) = levels.last_mut() {
             if last.0 == y {
                 last.1 = last.1.min(lo);
@@ -33,19 +35,20 @@ pub(crate) fn levels(
             }
         }
         levels.push((y, lo, hi));
-    };
+    }
     for (r, a, b) in rows {
         let (y, xa, xb) = (2 * r, 2 * a, 2 * b);
         match set {
             PointSet::Edges => {
-                push(y - 1, xa, xb);
-                push(y, xa - 1, xb + 1);
-                push(y + 1, xa, xb);
+                push(levels, y - 1, xa, xb);
+                // Above the level just pushed: never merged, so no test.
+                levels.push((y, xa - 1, xb + 1));
+                levels.push((y + 1, xa, xb));
             }
-            PointSet::Centers => push(y, xa, xb),
+            PointSet::Centers => push(levels, y, xa, xb),
             PointSet::Corners => {
-                push(y - 1, xa - 1, xb + 1);
-                push(y + 1, xa - 1, xb + 1);
+                push(levels, y - 1, xa - 1, xb + 1);
+                levels.push((y + 1, xa - 1, xb + 1));
             }
         }
     }
@@ -68,7 +71,7 @@ const DIRS: [(i64, i64); 8] = [
 /// Extremes of `p·column + q·row` over the rows' first and last inside columns, for each
 /// of `DIRS` (only the even ones when coarse): enough for the widths of every point set
 /// of those rows along them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Extents {
     lo: [i64; 8],
     hi: [i64; 8],
@@ -77,12 +80,53 @@ pub(crate) struct Extents {
 
 impl Extents {
     /// Extents of rows `(row, first inside column, last inside column)`; `fine` takes all
-    /// eight directions, else the rows, columns and diagonals (half the work).
-    #[inline]
+    /// eight directions, else the rows, columns and diagonals (half the work). The
+    /// reference for `of_rows_in_order` and `refine`, which the measurement uses.
+    #[cfg(test)]
     pub(crate) fn of(rows: impl Iterator<Item = (i64, i64, i64)>, fine: bool) -> Extents {
         let mut e = Extents::empty(fine);
         for (r, a, b) in rows {
             e.add(r, a, b);
+        }
+        e
+    }
+
+    /// `Extents::of(rows, false)` for rows on increasing rows from `first` to `last` (a
+    /// `simple` plane's): along the columns the extremes are those two rows, so only the
+    /// other three directions are folded.
+    #[inline]
+    pub(crate) fn of_rows_in_order(
+        rows: impl Iterator<Item = (i64, i64, i64)>,
+        first: i64,
+        last: i64,
+    ) -> Extents {
+        let mut e = Extents::empty(false);
+        for (r, a, b) in rows {
+            for k in [0, 2, 6] {
+                let (p, q) = DIRS[k];
+                let (x0, x1) = if p >= 0 { (a, b) } else { (b, a) };
+                e.lo[k] = e.lo[k].min(p * x0 + q * r);
+                e.hi[k] = e.hi[k].max(p * x1 + q * r);
+            }
+        }
+        debug_assert_eq!(DIRS[4], (0, 1));
+        (e.lo[4], e.hi[4]) = (first, last);
+        e
+    }
+
+    /// `Extents::of(rows, true)` from the same rows' coarse extents `self`: only the four
+    /// directions between theirs are folded.
+    #[inline]
+    pub(crate) fn refine(self, rows: impl Iterator<Item = (i64, i64, i64)>) -> Extents {
+        let mut e = self;
+        e.fine = true;
+        for (r, a, b) in rows {
+            for k in [1, 3, 5, 7] {
+                let (p, q) = DIRS[k];
+                let (x0, x1) = if p >= 0 { (a, b) } else { (b, a) };
+                e.lo[k] = e.lo[k].min(p * x0 + q * r);
+                e.hi[k] = e.hi[k].max(p * x1 + q * r);
+            }
         }
         e
     }
@@ -323,6 +367,30 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// On consecutive rows the coarse extents without the column direction's fold are
+        /// the same; refining coarse extents gives the fine ones.
+        #[test]
+        fn extents_in_order_equal_extents(
+            first in -20i64..20,
+            rows in proptest::collection::vec((-8i64..8, 0i64..12), 1..16),
+        ) {
+            let rows: Vec<(i64, i64, i64)> = rows
+                .into_iter()
+                .enumerate()
+                .map(|(k, (a, w))| (first + k as i64, a, a + w))
+                .collect();
+            let last = rows[rows.len() - 1].0;
+            let coarse = Extents::of(rows.iter().copied(), false);
+            proptest::prop_assert_eq!(
+                Extents::of_rows_in_order(rows.iter().copied(), first, last),
+                coarse
+            );
+            proptest::prop_assert_eq!(
+                coarse.refine(rows.iter().copied()),
+                Extents::of(rows.iter().copied(), true)
+            );
+        }
 
         /// floor ≤ the diameter of the point set's hull candidates ≤ bound, coarse and
         /// fine, for every point set, square and oblong pixels.

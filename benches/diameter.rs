@@ -126,7 +126,7 @@ fn main() {
         );
     }
     println!(
-        "\n| lesion | semi-axes mm | voxels | LD ours (edges) mm | LD ref_edge mm | |Δ| mm | LD pyradiomics mm | |Δ| vs pyradiomics mm | ref_edge ms | ours ms | × ref_edge | pyradiomics ms (measured, construct+feature) | × pyradiomics | pyradiomics feature call alone µs (measured) | pyradiomics ms (recorded in notes §3.3, not this run) |"
+        "\n| lesion | semi-axes mm | voxels | LD ours (edges) mm | LD ref_edge mm | |Δ| mm | LD pyradiomics mm | |Δ| vs pyradiomics mm | ref_edge ms | ours µs | × ref_edge | pyradiomics ms (measured, construct+feature) | × pyradiomics | pyradiomics feature call alone µs (measured) | pyradiomics ms (recorded in notes §3.3, not this run) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut tot_ours, mut tot_ref, mut tot_py, mut tot_py_rec) = (0.0, 0.0, 0.0, 0.0);
@@ -160,7 +160,7 @@ fn main() {
             .and_then(|s| s.split(" theta").next())
             .unwrap_or("?");
         println!(
-            "| {} | {} | {} | {:.6} | {:.6} | {:.1e} | {} | {} | {:.2} | {:.3} | {:.0} | {} | {} | {} | {:.0} |",
+            "| {} | {} | {} | {:.6} | {:.6} | {:.1e} | {} | {} | {:.2} | {:.2} | {:.0} | {} | {} | {} | {:.0} |",
             c["lesion"],
             axes,
             c["voxels"],
@@ -173,7 +173,7 @@ fn main() {
                 |v| format!("{:.1e}", (m.long_axis_mm - v).abs())
             ),
             ref_ms,
-            ours,
+            ours * 1e3,
             ref_ms / ours,
             opt(py_ms, 2),
             opt(py_ms.map(|p| p / ours), 0),
@@ -183,9 +183,9 @@ fn main() {
     }
     let tot_py = pyrad_measured.then_some(tot_py);
     println!(
-        "| all 7 | | | | | | | | {:.1} | {:.2} | {:.0} | {} | {} | | {:.0} |",
+        "| all 7 | | | | | | | | {:.1} | {:.1} | {:.0} | {} | {} | | {:.0} |",
         tot_ref,
-        tot_ours,
+        tot_ours * 1e3,
         tot_ref / tot_ours,
         opt(tot_py, 1),
         opt(tot_py.map(|p| p / tot_ours), 0),

@@ -55,6 +55,9 @@ pub struct Scratch {
     hull: Vec<[i64; 2]>,
     hull_mm: Vec<[f64; 2]>,
     pairs: Vec<(usize, usize)>,
+    /// `BoundGeom` of the last pixel spacing `(dx, dy)` seen (by bits): a worker's
+    /// lesions mostly share one.
+    bound_geom: Option<([u64; 2], BoundGeom)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -608,7 +611,8 @@ fn measure_mask_pruned(
             hull_mm: &mut sc.hull_mm,
             pairs: &mut sc.pairs,
         };
-        let best = best_plane(&sc.planes, &sc.rows, &frame, opts.point_set, prune, geom);
+        let (planes, rows, bg) = (&sc.planes, &sc.rows, &mut sc.bound_geom);
+        let best = best_plane(planes, rows, &frame, opts.point_set, prune, geom, bg);
         // One component is kept whatever its volume: `assemble` without its vectors.
         if let Some(b) = best {
             return Ok(Measurement {
@@ -673,7 +677,8 @@ fn measure_mask_pruned(
     };
     if comps.len() == 1 {
         let set = opts.point_set;
-        comps[0].best = best_plane(&sc.planes, &sc.rows, &frame, set, prune, geom);
+        let (planes, rows, bg) = (&sc.planes, &sc.rows, &mut sc.bound_geom);
+        comps[0].best = best_plane(planes, rows, &frame, set, prune, geom, bg);
         return Ok(assemble(comps, frame.dx * frame.dy * spacing, opts));
     }
 
@@ -742,6 +747,7 @@ fn best_plane(
     set: PointSet,
     prune: bool,
     mut geom: ScratchGeom<'_>,
+    bound_geom: &mut Option<([u64; 2], BoundGeom)>,
 ) -> Option<SliceAxes> {
     let (dx, dy) = (frame.dx, frame.dy);
     let mut exact = |p: usize, beat: Option<&SliceAxes>| {
@@ -762,7 +768,11 @@ fn best_plane(
         }
         return best;
     }
-    let bg = BoundGeom::new(dx, dy);
+    let key = [dx.to_bits(), dy.to_bits()];
+    let bg = match bound_geom {
+        Some((k, bg)) if *k == key => bg,
+        _ => &bound_geom.insert((key, BoundGeom::new(dx, dy))).1,
+    };
     // Bounds of plane p, coarse first and fine when a decision needs them. `pick_axes` may
     // choose a pair up to `TIE_MM` shorter than the calipers' longest, hence the floor's
     // margin.
@@ -992,6 +1002,26 @@ mod prop {
             let all = measure_mask_pruned(&mut sc, &l, &opts, None, false, true).unwrap();
             let pruned = measure_mask_pruned(&mut sc, &l, &opts, None, true, true).unwrap();
             prop_assert_eq!(pruned, all);
+        }
+
+        /// A scratch reused across lesions of other pixel spacings (its cached
+        /// `BoundGeom` replaced or kept) gives exactly what a fresh one gives.
+        #[test]
+        fn reused_scratch_equals_fresh(
+            discs in proptest::collection::vec(disc(), 1..6),
+            sp in proptest::collection::vec(
+                (prop_oneof![Just(0.7), 0.2f64..2.0], prop_oneof![Just(0.7), 0.2f64..2.0]),
+                1..5,
+            ),
+        ) {
+            let opts = MeasureOptions::default();
+            let mut shared = Scratch::default();
+            for &(dx, dy) in sp.iter().chain(sp.iter().rev()) {
+                let l = lesion(&discs, None, dx, dy);
+                let want = measure_mask_pruned(&mut Scratch::default(), &l, &opts, None, true, true);
+                let got = measure_mask_pruned(&mut shared, &l, &opts, None, true, true);
+                prop_assert_eq!(got.unwrap(), want.unwrap());
+            }
         }
 
         /// The one-pass scan of the usual lesion gives exactly what building runs gives:

@@ -13,7 +13,9 @@
 
 use std::ops::Range;
 
-use super::geometry::{V3, comb, cross, dot, norm, validate_grid, validate_grid_like};
+use super::geometry::{
+    GridCache, V3, comb, cross, dot, norm, validate_grid, validate_grid_cached, validate_grid_like,
+};
 use super::hull::{Axes2, TIE_MM, hull_levels, long_pairs_i, pick_axes};
 use super::points::{
     BoundGeom, Extents, first_nonzero, levels, next_nonzero, next_zero, row_extent,
@@ -58,6 +60,8 @@ pub struct Scratch {
     /// `BoundGeom` of the last pixel spacing `(dx, dy)` seen (by bits): a worker's
     /// lesions mostly share one.
     bound_geom: Option<([u64; 2], BoundGeom)>,
+    /// Normal of the last first-slice grid validated.
+    grid: GridCache,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -460,12 +464,17 @@ pub(crate) fn better(new: &SliceAxes, old: &Option<SliceAxes>) -> bool {
 
 /// Validates every slice and returns the lesion frame (first slice) or `None` when there
 /// are no slices.
-fn check_slices(slices: &[MaskSlice]) -> Result<Option<Frame>, MeasureError> {
+fn check_slices(
+    slices: &[MaskSlice],
+    cache: &mut GridCache,
+) -> Result<Option<Frame>, MeasureError> {
     let mut frame: Option<Frame> = None;
     for (k, s) in slices.iter().enumerate() {
-        let like = frame.as_ref().map(|f| (&slices[0].grid, f.normal));
-        let n = validate_grid_like(&s.grid, s.mask.len(), like)
-            .map_err(|e| prefix(e, &format!("slice {k}")))?;
+        let n = match frame.as_ref() {
+            None => validate_grid_cached(&s.grid, s.mask.len(), cache),
+            Some(f) => validate_grid_like(&s.grid, s.mask.len(), Some((&slices[0].grid, f.normal))),
+        }
+        .map_err(|e| prefix(e, &format!("slice {k}")))?;
         match &frame {
             None => frame = Some(Frame::new(&s.grid, n)),
             Some(f) => {
@@ -556,7 +565,7 @@ fn measure_mask_pruned(
             opts.min_component_mm3
         )));
     }
-    let Some(frame) = check_slices(&lesion.slices)? else {
+    let Some(frame) = check_slices(&lesion.slices, &mut sc.grid)? else {
         return Ok(Measurement::default());
     };
 
@@ -1005,7 +1014,8 @@ mod prop {
         }
 
         /// A scratch reused across lesions of other pixel spacings (its cached
-        /// `BoundGeom` replaced or kept) gives exactly what a fresh one gives.
+        /// `BoundGeom` and grid normal replaced or kept) gives exactly what a fresh one
+        /// gives, errors included.
         #[test]
         fn reused_scratch_equals_fresh(
             discs in proptest::collection::vec(disc(), 1..6),
@@ -1021,6 +1031,17 @@ mod prop {
                 let want = measure_mask_pruned(&mut Scratch::default(), &l, &opts, None, true, true);
                 let got = measure_mask_pruned(&mut shared, &l, &opts, None, true, true);
                 prop_assert_eq!(got.unwrap(), want.unwrap());
+                // A first slice with the cached grid's directions and spacing but a bad
+                // origin or mask size fails as with a fresh scratch.
+                let (mut bad_origin, mut bad_size) = (l.clone(), l.clone());
+                bad_origin.slices[0].grid.origin[1] = f64::NAN;
+                bad_size.slices[0].mask.push(0);
+                for bad in [bad_origin, bad_size] {
+                    let want = measure_mask_pruned(&mut Scratch::default(), &bad, &opts, None, true, true);
+                    let got = measure_mask_pruned(&mut shared, &bad, &opts, None, true, true);
+                    prop_assert_eq!(format!("{:?}", got), format!("{:?}", want));
+                    prop_assert!(got.is_err());
+                }
             }
         }
 

@@ -110,6 +110,36 @@ pub(crate) fn validate_grid_like(
     }
 }
 
+/// The normal of a grid whose directions and spacing are bit for bit those of the last
+/// grid validated into `cache`.
+pub(crate) type GridCache = Option<([u64; 8], V3)>;
+
+/// `validate_grid`, taking the directions' and spacing's checks and the normal (functions
+/// of those alone) from `cache` when they are bit for bit the cached grid's; the size and
+/// the origin are checked each time, in `validate_grid`'s order and with its messages.
+pub(crate) fn validate_grid_cached(
+    g: &PlaneGrid,
+    mask_len: usize,
+    cache: &mut GridCache,
+) -> Result<V3, MeasureError> {
+    let (r, c, s) = (g.row_dir, g.col_dir, g.spacing);
+    let key = [r[0], r[1], r[2], c[0], c[1], c[2], s[0], s[1]].map(f64::to_bits);
+    if let Some((k, n)) = cache {
+        if *k == key {
+            validate_size(g, mask_len)?;
+            if !finite3(g.origin) {
+                return Err(MeasureError::InvalidGeometry(
+                    "origin or direction has a non-finite component".into(),
+                ));
+            }
+            return Ok(*n);
+        }
+    }
+    let n = validate_grid(g, mask_len)?;
+    *cache = Some((key, n));
+    Ok(n)
+}
+
 /// The size checks of `validate_grid`: the mask fits the grid, the grid is not absurdly
 /// large.
 fn validate_size(g: &PlaneGrid, mask_len: usize) -> Result<(), MeasureError> {

@@ -248,24 +248,27 @@ pub(crate) fn long_pairs_i(h: &[[i64; 2]], mm: &[[f64; 2]], out: &mut Vec<(usize
         }
     };
     let next = |k: usize| if k + 1 == n { 0 } else { k + 1 };
-    // `cross(e, h[j1] − h[j])` is `area(i, i1, j1) − area(i, i1, j)` of `calipers`, exact
-    // in integers. On a strictly convex polygon it cannot stay positive all the way
-    // round, so the walk ends without `calipers`' budget.
-    let step = |e: [i64; 2], j: usize, j1: usize| {
-        let d = [h[j1][0] - h[j][0], h[j1][1] - h[j][1]];
-        e[0] * d[1] - e[1] * d[0]
-    };
-    let mut j = 1;
+    let edge = |k: usize, k1: usize| [h[k1][0] - h[k][0], h[k1][1] - h[k][1]];
+    // `cross(e, dj)` (e = h[i1] − h[i], dj = h[j1] − h[j]) is `area(i, i1, j1) −
+    // area(i, i1, j)` of `calipers`, exact in integers. On a strictly convex polygon it
+    // cannot stay positive all the way round, so the walk ends without `calipers`' budget.
+    // The edge at j is kept while j stays, and the last test of the walk is the one
+    // `calipers` repeats after it (`>= 0` there, `== 0` once the walk stopped at `<= 0`).
+    let cross = |e: [i64; 2], d: [i64; 2]| e[0] * d[1] - e[1] * d[0];
+    let (mut j, mut j1) = (1, 2);
+    let mut dj = edge(j, j1);
     for i in 0..n {
         let i1 = next(i);
-        let e = [h[i1][0] - h[i][0], h[i1][1] - h[i][1]];
-        while step(e, j, next(j)) > 0 {
-            j = next(j);
+        let e = edge(i, i1);
+        let mut c = cross(e, dj);
+        while c > 0 {
+            (j, j1) = (j1, next(j1));
+            dj = edge(j, j1);
+            c = cross(e, dj);
         }
         keep((i, j), out);
         keep((i1, j), out);
-        let j1 = next(j);
-        if step(e, j, j1) >= 0 {
+        if c == 0 {
             keep((i, j1), out);
             keep((i1, j1), out);
         }

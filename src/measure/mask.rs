@@ -13,7 +13,9 @@
 
 use std::ops::Range;
 
-use super::geometry::{V3, comb, cross, dot, norm, validate_grid, validate_grid_like};
+use super::geometry::{
+    GridCache, V3, comb, cross, dot, norm, validate_grid, validate_grid_cached, validate_grid_like,
+};
 use super::hull::{Axes2, TIE_MM, hull_levels, long_pairs_i, pick_axes};
 use super::points::{
     BoundGeom, Extents, first_nonzero, levels, next_nonzero, next_zero, row_extent,
@@ -55,6 +57,11 @@ pub struct Scratch {
     hull: Vec<[i64; 2]>,
     hull_mm: Vec<[f64; 2]>,
     pairs: Vec<(usize, usize)>,
+    /// `BoundGeom` of the last pixel spacing `(dx, dy)` seen (by bits): a worker's
+    /// lesions mostly share one.
+    bound_geom: Option<([u64; 2], BoundGeom)>,
+    /// Normal of the last first-slice grid validated.
+    grid: GridCache,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -457,12 +464,17 @@ pub(crate) fn better(new: &SliceAxes, old: &Option<SliceAxes>) -> bool {
 
 /// Validates every slice and returns the lesion frame (first slice) or `None` when there
 /// are no slices.
-fn check_slices(slices: &[MaskSlice]) -> Result<Option<Frame>, MeasureError> {
+fn check_slices(
+    slices: &[MaskSlice],
+    cache: &mut GridCache,
+) -> Result<Option<Frame>, MeasureError> {
     let mut frame: Option<Frame> = None;
     for (k, s) in slices.iter().enumerate() {
-        let like = frame.as_ref().map(|f| (&slices[0].grid, f.normal));
-        let n = validate_grid_like(&s.grid, s.mask.len(), like)
-            .map_err(|e| prefix(e, &format!("slice {k}")))?;
+        let n = match frame.as_ref() {
+            None => validate_grid_cached(&s.grid, s.mask.len(), cache),
+            Some(f) => validate_grid_like(&s.grid, s.mask.len(), Some((&slices[0].grid, f.normal))),
+        }
+        .map_err(|e| prefix(e, &format!("slice {k}")))?;
         match &frame {
             None => frame = Some(Frame::new(&s.grid, n)),
             Some(f) => {
@@ -553,7 +565,7 @@ fn measure_mask_pruned(
             opts.min_component_mm3
         )));
     }
-    let Some(frame) = check_slices(&lesion.slices)? else {
+    let Some(frame) = check_slices(&lesion.slices, &mut sc.grid)? else {
         return Ok(Measurement::default());
     };
 
@@ -608,7 +620,8 @@ fn measure_mask_pruned(
             hull_mm: &mut sc.hull_mm,
             pairs: &mut sc.pairs,
         };
-        let best = best_plane(&sc.planes, &sc.rows, &frame, opts.point_set, prune, geom);
+        let (planes, rows, bg) = (&sc.planes, &sc.rows, &mut sc.bound_geom);
+        let best = best_plane(planes, rows, &frame, opts.point_set, prune, geom, bg);
         // One component is kept whatever its volume: `assemble` without its vectors.
         if let Some(b) = best {
             return Ok(Measurement {
@@ -673,7 +686,8 @@ fn measure_mask_pruned(
     };
     if comps.len() == 1 {
         let set = opts.point_set;
-        comps[0].best = best_plane(&sc.planes, &sc.rows, &frame, set, prune, geom);
+        let (planes, rows, bg) = (&sc.planes, &sc.rows, &mut sc.bound_geom);
+        comps[0].best = best_plane(planes, rows, &frame, set, prune, geom, bg);
         return Ok(assemble(comps, frame.dx * frame.dy * spacing, opts));
     }
 
@@ -742,6 +756,7 @@ fn best_plane(
     set: PointSet,
     prune: bool,
     mut geom: ScratchGeom<'_>,
+    bound_geom: &mut Option<([u64; 2], BoundGeom)>,
 ) -> Option<SliceAxes> {
     let (dx, dy) = (frame.dx, frame.dy);
     let mut exact = |p: usize, beat: Option<&SliceAxes>| {
@@ -762,7 +777,11 @@ fn best_plane(
         }
         return best;
     }
-    let bg = BoundGeom::new(dx, dy);
+    let key = [dx.to_bits(), dy.to_bits()];
+    let bg = match bound_geom {
+        Some((k, bg)) if *k == key => bg,
+        _ => &bound_geom.insert((key, BoundGeom::new(dx, dy))).1,
+    };
     // Bounds of plane p, coarse first and fine when a decision needs them. `pick_axes` may
     // choose a pair up to `TIE_MM` shorter than the calipers' longest, hence the floor's
     // margin.
@@ -992,6 +1011,38 @@ mod prop {
             let all = measure_mask_pruned(&mut sc, &l, &opts, None, false, true).unwrap();
             let pruned = measure_mask_pruned(&mut sc, &l, &opts, None, true, true).unwrap();
             prop_assert_eq!(pruned, all);
+        }
+
+        /// A scratch reused across lesions of other pixel spacings (its cached
+        /// `BoundGeom` and grid normal replaced or kept) gives exactly what a fresh one
+        /// gives, errors included.
+        #[test]
+        fn reused_scratch_equals_fresh(
+            discs in proptest::collection::vec(disc(), 1..6),
+            sp in proptest::collection::vec(
+                (prop_oneof![Just(0.7), 0.2f64..2.0], prop_oneof![Just(0.7), 0.2f64..2.0]),
+                1..5,
+            ),
+        ) {
+            let opts = MeasureOptions::default();
+            let mut shared = Scratch::default();
+            for &(dx, dy) in sp.iter().chain(sp.iter().rev()) {
+                let l = lesion(&discs, None, dx, dy);
+                let want = measure_mask_pruned(&mut Scratch::default(), &l, &opts, None, true, true);
+                let got = measure_mask_pruned(&mut shared, &l, &opts, None, true, true);
+                prop_assert_eq!(got.unwrap(), want.unwrap());
+                // A first slice with the cached grid's directions and spacing but a bad
+                // origin or mask size fails as with a fresh scratch.
+                let (mut bad_origin, mut bad_size) = (l.clone(), l.clone());
+                bad_origin.slices[0].grid.origin[1] = f64::NAN;
+                bad_size.slices[0].mask.push(0);
+                for bad in [bad_origin, bad_size] {
+                    let want = measure_mask_pruned(&mut Scratch::default(), &bad, &opts, None, true, true);
+                    let got = measure_mask_pruned(&mut shared, &bad, &opts, None, true, true);
+                    prop_assert_eq!(format!("{:?}", got), format!("{:?}", want));
+                    prop_assert!(got.is_err());
+                }
+            }
         }
 
         /// The one-pass scan of the usual lesion gives exactly what building runs gives:

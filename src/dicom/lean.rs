@@ -72,34 +72,32 @@ pub const INDEX_TAGS: [Tag; 18] = [
 
 /// Read a data set (no file meta) like `InMemDicomObject::read_dataset_with_ts` does, keeping
 /// only the top-level [`INDEX_TAGS`], each with the very header and value the full read gives.
-/// An error here is one the full read gives too; callers re-read in full, which reports it
-/// in its usual words.
-pub fn read_index_header(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, LeanError> {
-    // What `read_dataset_with_ts` → `DataSetReader::new_with_ts_cs` builds, minus the
-    // BufReader (the source is already in memory).
-    let inner = DynStatefulDecoder::new_with_override(
+/// What `read_dataset_with_ts` → `DataSetReader::new_with_ts_cs` builds, minus the
+/// BufReader (the source is already in memory).
+fn decoder<'s>(
+    src: &'s [u8],
+    ts: &TransferSyntax,
+) -> Result<DynStatefulDecoder<&'s [u8]>, LeanError> {
+    DynStatefulDecoder::new_with_override(
         src,
         ts,
         SpecificCharacterSet::default(),
         CharacterSetOverride::None,
         0,
     )
-    .map_err(LeanError::Decoder)?;
-    let mut dec = SkipUnread::new(inner, src);
+    .map_err(LeanError::Decoder)
+}
+
+/// An error here is one the full read gives too; callers re-read in full, which reports it
+/// in its usual words.
+pub fn read_index_header(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, LeanError> {
+    let mut dec = SkipUnread::new(decoder(src, ts)?, src);
     if let Some(obj) = flat(&mut dec) {
         return Ok(obj);
     }
     // Something the flat walk does not follow (a sequence, an item, an undefined length, a
     // decoder error): the whole token stream, from the start.
-    let inner = DynStatefulDecoder::new_with_override(
-        src,
-        ts,
-        SpecificCharacterSet::default(),
-        CharacterSetOverride::None,
-        0,
-    )
-    .map_err(LeanError::Decoder)?;
-    let mut obj = InMemDicomObject::read_dataset(SkipUnread::new(inner, src))?;
+    let mut obj = InMemDicomObject::read_dataset(SkipUnread::new(decoder(src, ts)?, src))?;
     obj.retain(|e| INDEX_TAGS.binary_search(&e.header().tag).is_ok());
     Ok(obj)
 }
@@ -110,15 +108,7 @@ pub fn read_index_header(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomOb
 /// set, text decoding was most of the read. An error here is one the full read gives too;
 /// callers re-read with `read_dataset_with_ts` for its usual words.
 pub fn read_whole(src: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, LeanError> {
-    let inner = DynStatefulDecoder::new_with_override(
-        src,
-        ts,
-        SpecificCharacterSet::default(),
-        CharacterSetOverride::None,
-        0,
-    )
-    .map_err(LeanError::Decoder)?;
-    let mut dec = SkipUnread::new(inner, src);
+    let mut dec = SkipUnread::new(decoder(src, ts)?, src);
     dec.skip = false;
     Ok(InMemDicomObject::read_dataset(dec)?)
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::clinical::ClinicalTable;
 use super::config::SurvivalConfig;
-use crate::report::{Analysis, EndpointResults};
+use crate::report::{Analysis, EndpointResults, GroupingResults};
 use crate::response::PatientRow;
 use crate::survival::{
     CoxFit, CoxOptions, Design, KmFit, KmOptions, LogRank, LogRankOptions, SurvData, Ties, cox,
@@ -26,6 +26,8 @@ struct Subject<'a> {
     time: f64,
     event: bool,
     patient: &'a PatientRow,
+    /// The patient's cell in each configured grouping column (`None`: no such column).
+    groupings: Vec<Option<&'a str>>,
 }
 
 /// Runs every analysis of every configured endpoint. `landmark_days` gives, per patient,
@@ -44,6 +46,11 @@ pub fn survival_analyses(
         Ties::Efron
     };
     let from_assessment = cfg.landmark == "assessment";
+    let grouping_columns: Vec<Option<usize>> = cfg
+        .groupings
+        .iter()
+        .map(|g| clinical.columns.iter().position(|c| c == g))
+        .collect();
     endpoints
         .iter()
         .enumerate()
@@ -71,9 +78,21 @@ pub fn survival_analyses(
                     time,
                     event: event == 1,
                     patient: p,
+                    groupings: grouping_columns
+                        .iter()
+                        .map(|c| c.map(|c| row.fields.get(c).map_or("", String::as_str)))
+                        .collect(),
                 });
             }
-            endpoint_results(&ep.name, &subjects, ties, cfg.d_per)
+            let mut results = endpoint_results(&ep.name, &subjects, ties, cfg.d_per);
+            if !subjects.is_empty() {
+                for (k, name) in cfg.groupings.iter().enumerate() {
+                    results
+                        .by_grouping
+                        .insert(name.clone(), grouping_results(name, k, &subjects));
+                }
+            }
+            results
         })
         .collect()
 }
@@ -163,6 +182,36 @@ fn endpoint_results(name: &str, all: &[Subject<'_>], ties: Ties, d_per: f64) -> 
         }
     }
     ep
+}
+
+/// Kaplan–Meier and log-rank across the values of grouping column `k` (levels in sorted
+/// order; patients with an empty cell left out).
+fn grouping_results(name: &str, k: usize, all: &[Subject<'_>]) -> GroupingResults {
+    let not = |reason: String| GroupingResults {
+        km: Analysis::not_computed(&reason),
+        logrank: Analysis::not_computed(&reason),
+    };
+    if all.iter().any(|s| s.groupings[k].is_none()) {
+        return not(format!("the clinical table has no column {name:?}"));
+    }
+    let with: Vec<&Subject<'_>> = all
+        .iter()
+        .filter(|s| s.groupings[k].is_some_and(|v| !v.is_empty()))
+        .collect();
+    let values: Vec<String> = with
+        .iter()
+        .map(|s| s.groupings[k].unwrap_or_default().to_string())
+        .collect();
+    let mut levels = values.clone();
+    levels.sort();
+    levels.dedup();
+    match data_of(&with) {
+        Err(e) => not(format!("{name}: {e}")),
+        Ok(data) => GroupingResults {
+            km: km(&data, &values, &levels),
+            logrank: logrank(&data, &values, &levels),
+        },
+    }
 }
 
 fn data_of(subjects: &[&Subject<'_>]) -> Result<SurvData, String> {

@@ -187,6 +187,10 @@ pub struct SurvivalConfig {
     pub ties: String,
     /// Percentage points per HR unit for continuous D.
     pub d_per: f64,
+    /// Clinical columns (e.g. `histology`, `arm`) to compare survival by: Kaplan–Meier and
+    /// log-rank per endpoint over the column's values, in `survival.json` under
+    /// `by_grouping`. Patients with an empty cell are left out of that grouping.
+    pub groupings: Vec<String>,
 }
 
 impl Default for SurvivalConfig {
@@ -195,6 +199,7 @@ impl Default for SurvivalConfig {
             landmark: "baseline".into(),
             ties: "efron".into(),
             d_per: 10.0,
+            groupings: Vec::new(),
         }
     }
 }

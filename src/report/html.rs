@@ -470,6 +470,23 @@ fn endpoint_section(h: &mut String, ep: &EndpointResults) {
             ),
         }
     }
+    // Configured clinical groupings (`[survival] groupings`): the table and log-rank only.
+    for (name, g) in &ep.by_grouping {
+        let _ = writeln!(h, "<h3>By {}</h3>", xml(name));
+        match &g.km {
+            Analysis::Computed(fit) => {
+                let _ = writeln!(
+                    h,
+                    "<p><strong>{}</strong></p>",
+                    xml(&logrank_line(&g.logrank))
+                );
+                km_table(h, fit, &g.logrank);
+            }
+            Analysis::NotComputed { reason } => {
+                not_computed(h, &format!("Survival by {name}"), reason);
+            }
+        }
+    }
     h.push_str("<h3>Cox proportional hazards</h3>\n");
     for (model, fit) in cox_models(ep) {
         cox_table(h, model, fit);

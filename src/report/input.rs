@@ -3,6 +3,7 @@
 //! events, a single group, a failed fit) shows as "not computed: reason" in the report
 //! instead of breaking it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Serialize, Serializer};
@@ -80,6 +81,15 @@ pub struct EndpointResults {
     pub cox_d_high: Analysis<CoxFit>,
     pub cox_d_continuous: Analysis<CoxFit>,
     pub median_follow_up: Analysis<MedianCi>,
+    /// Kaplan–Meier and log-rank by each configured clinical grouping column, by name.
+    pub by_grouping: BTreeMap<String, GroupingResults>,
+}
+
+/// Survival compared across the values of one clinical column (e.g. histology, arm).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupingResults {
+    pub km: Analysis<KmFit>,
+    pub logrank: Analysis<LogRank>,
 }
 
 impl EndpointResults {
@@ -100,6 +110,7 @@ impl EndpointResults {
             cox_d_high: Analysis::not_computed(reason),
             cox_d_continuous: Analysis::not_computed(reason),
             median_follow_up: Analysis::not_computed(reason),
+            by_grouping: BTreeMap::new(),
         }
     }
 

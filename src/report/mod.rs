@@ -18,7 +18,8 @@ pub use figures::{Figure, figures};
 pub use forest::{ForestRow, forest_rows, forest_svg};
 pub use html::render_report;
 pub use input::{
-    Analysis, DataQuality, EndpointResults, ImageSource, KeyImage, QuarantinedFile, ReportInput,
+    Analysis, DataQuality, EndpointResults, GroupingResults, ImageSource, KeyImage,
+    QuarantinedFile, ReportInput,
 };
 pub use km_plot::{KmPlotOptions, km_svg, n_at_risk};
 pub use lesions::LesionRow;

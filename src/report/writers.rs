@@ -148,6 +148,18 @@ pub fn survival_json(endpoints: &[EndpointResults]) -> Result<String, WriteError
                 "median_follow_up",
                 &ep.median_follow_up,
             )?;
+            if !ep.by_grouping.is_empty() {
+                let mut groupings = Map::new();
+                for (name, g) in &ep.by_grouping {
+                    let mut gm = Map::new();
+                    let mut gskipped = Map::new();
+                    put(&mut gm, &mut gskipped, "km", &g.km)?;
+                    put(&mut gm, &mut gskipped, "logrank", &g.logrank)?;
+                    gm.insert("not_computed".into(), Value::Object(gskipped));
+                    groupings.insert(name.clone(), Value::Object(gm));
+                }
+                m.insert("by_grouping".into(), Value::Object(groupings));
+            }
             m.insert("not_computed".into(), Value::Object(skipped));
             eps.insert(ep.name.clone(), Value::Object(m));
         }

@@ -333,6 +333,7 @@ fn sample(missing_image: &Path) -> Owned {
             lower: Some(15.0),
             upper: None,
         }),
+        by_grouping: Default::default(),
     };
     let mut os = EndpointResults::empty("os", "fewer than 2 events in the cohort");
     os.time_unit = "months".into();

@@ -465,3 +465,73 @@ fn pseudonymize_keeps_patient_ids_out_of_the_log() {
     assert!(log.contains("\"patient_id\":\"P-"), "no pseudonym logged");
     assert!(!log.contains("DEMO-0"), "a patient id reached the log");
 }
+
+/// `[survival] groupings`: survival by a clinical column (histology) gives, per endpoint,
+/// exactly what the `survival` stage computes from the same patients.csv columns; a column
+/// the clinical table lacks is reported, not fatal.
+#[test]
+fn configured_groupings_match_the_survival_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("oncometry.toml");
+    std::fs::write(
+        &cfg,
+        "[run]\nimages = false\n[survival]\ngroupings = [\"histology\", \"no_such_column\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = run_demo(&out, &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let survival: serde_json::Value =
+        serde_json::from_str(&read(&out.join("survival.json"))).unwrap();
+    let report = read(&out.join("report.html"));
+    assert!(report.contains("<h3>By histology</h3>"));
+    assert!(report.contains("<h3>By no_such_column</h3>"));
+    for ep in ["dfs", "os"] {
+        let g = &survival["endpoints"][ep]["by_grouping"];
+        for kind in ["logrank", "km"] {
+            let o = oncometry()
+                .args(["survival", kind, "--data"])
+                .arg(out.join("patients.csv"))
+                .args([
+                    "--time",
+                    &format!("{ep}_time"),
+                    "--event",
+                    &format!("{ep}_event"),
+                ])
+                .args(["--group", "histology", "--format", "json"])
+                .output()
+                .unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let stage: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let ours = &g["histology"][kind];
+            assert!(ours.is_object(), "{ep} {kind}: {g}");
+            for key in ["groups", "chisq", "p", "df"] {
+                assert_eq!(ours.get(key), stage.get(key), "{ep} {kind} {key}");
+            }
+        }
+        let levels: Vec<&str> = g["histology"]["logrank"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["group"].as_str().unwrap())
+            .collect();
+        assert!(levels.len() >= 2, "{levels:?}");
+        assert!(g["no_such_column"]["km"].is_null());
+        assert!(
+            g["no_such_column"]["not_computed"]["km"]
+                .as_str()
+                .unwrap()
+                .contains("no column")
+        );
+    }
+}

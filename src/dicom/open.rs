@@ -246,12 +246,7 @@ fn open_deflated(
             });
         }
         Err(Inflate::TooLarge(limit)) => {
-            return Err(DicomError::Unsupported {
-                file: file.to_owned(),
-                reason: format!(
-                    "deflated data set inflates to more than {limit} bytes; refused as implausible"
-                ),
-            });
+            return Err(super::guard::inflates_too_much(file, limit));
         }
     };
     drop(bytes);
@@ -347,26 +342,10 @@ enum Inflate {
     TooLarge(u64),
 }
 
-/// Inflates a whole raw deflate stream, to at most `limit` bytes.
+/// Inflates a whole raw deflate stream, to at most `limit` bytes, with the thread's
+/// inflater (shared with the length guard's walk: `guard::with_inflater`).
 fn inflate_all(input: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {
-    use flate2::Decompress;
-    // One inflater per thread, reset for each stream: setting one up allocates and clears
-    // its state and window (about 16 k instructions, ~7 % of inflating a small CT slice).
-    // A reset inflater is in the state a new one starts in (totals at zero, no window); the
-    // limits below are applied exactly as before.
-    thread_local! {
-        static INFLATER: std::cell::Cell<Option<Decompress>> = const { std::cell::Cell::new(None) };
-    }
-    let mut z = match INFLATER.take() {
-        Some(mut z) => {
-            z.reset(false);
-            z
-        }
-        None => Decompress::new(false),
-    };
-    let result = inflate_with(&mut z, input, limit);
-    INFLATER.set(Some(z));
-    result
+    super::guard::with_inflater(|z| inflate_with(z, input, limit))
 }
 
 fn inflate_with(z: &mut flate2::Decompress, input: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {

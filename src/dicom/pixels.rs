@@ -13,6 +13,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_pixeldata::{PixelDecoder, PixelRepresentation};
 use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
 
+use super::attrs::str_opt;
 use crate::measure::types::PlaneGrid;
 
 /// One image of the referenced series, as much as slice selection needs. The DICOM index
@@ -293,19 +294,12 @@ fn open_image(path: &Path) -> Result<DefaultDicomObject, PixelError> {
             "no file meta group (no transfer syntax to decode the pixels with)".into(),
         ));
     }
-    let uid = |tag| {
-        opened
-            .obj
-            .get(tag)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-    };
     let sop_class = opened
         .media_sop_class
         .clone()
-        .or_else(|| uid(tags::SOP_CLASS_UID))
+        .or_else(|| str_opt(&opened.obj, tags::SOP_CLASS_UID))
         .unwrap_or_default();
-    let sop_instance = uid(tags::SOP_INSTANCE_UID).unwrap_or_default();
+    let sop_instance = str_opt(&opened.obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
     let meta = dicom_object::meta::FileMetaTableBuilder::new()
         .transfer_syntax(opened.transfer_syntax.as_str())
         .media_storage_sop_class_uid(sop_class)

@@ -166,16 +166,5 @@ pub(crate) fn measure_contours_in(
             best = Some(cand);
         }
     }
-    let Some(b) = best else {
-        return Ok(Measurement::default());
-    };
-    Ok(Measurement {
-        long_axis_mm: b.long_axis_mm,
-        short_axis_mm: b.short_axis_mm,
-        slice_position_mm: Some(b.position_mm),
-        n_components: 1,
-        dropped_components: 0,
-        long_axis: Some(b.long_axis),
-        short_axis: Some(b.short_axis),
-    })
+    Ok(best.map_or_else(Measurement::default, SliceAxes::single_component))
 }

@@ -43,6 +43,22 @@ pub struct SliceAxes {
     pub short_axis: [[f64; 3]; 2],
 }
 
+impl SliceAxes {
+    /// The measurement of a lesion that is one component (nothing dropped), whose best
+    /// slice this is.
+    pub(crate) fn single_component(self) -> Measurement {
+        Measurement {
+            long_axis_mm: self.long_axis_mm,
+            short_axis_mm: self.short_axis_mm,
+            slice_position_mm: Some(self.position_mm),
+            n_components: 1,
+            dropped_components: 0,
+            long_axis: Some(self.long_axis),
+            short_axis: Some(self.short_axis),
+        }
+    }
+}
+
 /// Reusable working memory for measuring masks (one per worker thread).
 #[derive(Debug, Default)]
 pub struct Scratch {
@@ -624,15 +640,7 @@ fn measure_mask_pruned(
         let best = best_plane(planes, rows, &frame, opts.point_set, prune, geom, bg);
         // One component is kept whatever its volume: `assemble` without its vectors.
         if let Some(b) = best {
-            return Ok(Measurement {
-                long_axis_mm: b.long_axis_mm,
-                short_axis_mm: b.short_axis_mm,
-                slice_position_mm: Some(b.position_mm),
-                n_components: 1,
-                dropped_components: 0,
-                long_axis: Some(b.long_axis),
-                short_axis: Some(b.short_axis),
-            });
+            return Ok(b.single_component());
         }
         // (Unreachable: a plane always has axes.) One run per row: rows count the voxels.
         let voxels = sc.rows.iter().map(|r| (r.hi - r.lo + 1) as u64).sum();

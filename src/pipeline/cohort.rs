@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::clinical::ClinicalTable;
+use super::clinical::{ClinicalRow, ClinicalTable};
 use super::config::SurvivalConfig;
 use crate::report::{Analysis, EndpointResults, GroupingResults};
 use crate::response::PatientRow;
@@ -26,8 +26,7 @@ struct Subject<'a> {
     time: f64,
     event: bool,
     patient: &'a PatientRow,
-    /// The patient's cell in each configured grouping column (`None`: no such column).
-    groupings: Vec<Option<&'a str>>,
+    clinical: &'a ClinicalRow,
 }
 
 /// Runs every analysis of every configured endpoint. `landmark_days` gives, per patient,
@@ -46,11 +45,6 @@ pub fn survival_analyses(
         Ties::Efron
     };
     let from_assessment = cfg.landmark == "assessment";
-    let grouping_columns: Vec<Option<usize>> = cfg
-        .groupings
-        .iter()
-        .map(|g| clinical.columns.iter().position(|c| c == g))
-        .collect();
     endpoints
         .iter()
         .enumerate()
@@ -78,18 +72,16 @@ pub fn survival_analyses(
                     time,
                     event: event == 1,
                     patient: p,
-                    groupings: grouping_columns
-                        .iter()
-                        .map(|c| c.map(|c| row.fields.get(c).map_or("", String::as_str)))
-                        .collect(),
+                    clinical: row,
                 });
             }
             let mut results = endpoint_results(&ep.name, &subjects, ties, cfg.d_per);
             if !subjects.is_empty() {
-                for (k, name) in cfg.groupings.iter().enumerate() {
+                for name in &cfg.groupings {
+                    let column = clinical.columns.iter().position(|c| c == name);
                     results
                         .by_grouping
-                        .insert(name.clone(), grouping_results(name, k, &subjects));
+                        .insert(name.clone(), grouping_results(name, column, &subjects));
                 }
             }
             results
@@ -184,24 +176,21 @@ fn endpoint_results(name: &str, all: &[Subject<'_>], ties: Ties, d_per: f64) -> 
     ep
 }
 
-/// Kaplan–Meier and log-rank across the values of grouping column `k` (levels in sorted
-/// order; patients with an empty cell left out).
-fn grouping_results(name: &str, k: usize, all: &[Subject<'_>]) -> GroupingResults {
+/// Kaplan–Meier and log-rank across the values of the clinical column `name` (index
+/// `column` of the clinical fields, `None` when the table has no such column; levels in
+/// sorted order; patients with an empty cell left out).
+fn grouping_results<'a>(name: &str, column: Option<usize>, all: &[Subject<'a>]) -> GroupingResults {
     let not = |reason: String| GroupingResults {
         km: Analysis::not_computed(&reason),
         logrank: Analysis::not_computed(&reason),
     };
-    if all.iter().any(|s| s.groupings[k].is_none()) {
+    let Some(column) = column else {
         return not(format!("the clinical table has no column {name:?}"));
-    }
-    let with: Vec<&Subject<'_>> = all
-        .iter()
-        .filter(|s| s.groupings[k].is_some_and(|v| !v.is_empty()))
-        .collect();
-    let values: Vec<String> = with
-        .iter()
-        .map(|s| s.groupings[k].unwrap_or_default().to_string())
-        .collect();
+    };
+    let cell =
+        |s: &Subject<'a>| -> &'a str { s.clinical.fields.get(column).map_or("", String::as_str) };
+    let with: Vec<&Subject<'a>> = all.iter().filter(|s| !cell(s).is_empty()).collect();
+    let values: Vec<String> = with.iter().map(|s| cell(s).to_string()).collect();
     let mut levels = values.clone();
     levels.sort();
     levels.dedup();

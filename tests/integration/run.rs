@@ -32,6 +32,16 @@ fn spawn_demo(out: &Path, extra: &[&str]) -> std::process::Child {
     demo_command(out, extra).spawn().expect("start oncometry")
 }
 
+/// The process ended with `code`; else the failure shows its stderr.
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -63,12 +73,7 @@ fn demo_run_gives_the_simulated_responses_and_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = run_demo(&out, &["--jobs", "2"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     for f in TABLES.iter().chain(&[
         "run.jsonl",
         "figures/forest.svg",
@@ -232,12 +237,7 @@ fn shards_merged_equal_a_single_run() {
         .arg(&merged)
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     for f in [
         "lesions.csv",
         "timepoints.csv",
@@ -299,12 +299,7 @@ fn killed_runs_leave_complete_outputs_and_the_next_run_finishes() {
         }
     }
     let o = run_demo(&out, &[]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     for f in TABLES {
         assert_eq!(
             read(&out.join(f)),
@@ -341,12 +336,7 @@ fn patients_on_one_side_of_the_clinical_join_are_listed_with_a_reason() {
         .args(["--stable-age", "0", "-q"])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 1);
     let reason = csv_column(&read(&out.join("patients.csv")), "reason");
     assert!(
         reason["DEMO-007"].contains("clinical"),
@@ -441,12 +431,7 @@ fn sigterm_stops_cleanly_and_the_next_run_finishes() {
     }
     assert!(saw_143, "no run was caught by SIGTERM");
     let o = run_demo(&out, &[]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     for f in TABLES {
         assert_eq!(
             read(&out.join(f)),
@@ -480,12 +465,7 @@ fn configured_groupings_match_the_survival_stage() {
     .unwrap();
     let out = dir.path().join("out");
     let o = run_demo(&out, &["--config", cfg.to_str().unwrap()]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let survival: serde_json::Value =
         serde_json::from_str(&read(&out.join("survival.json"))).unwrap();
     let report = read(&out.join("report.html"));
@@ -506,12 +486,7 @@ fn configured_groupings_match_the_survival_stage() {
                 .args(["--group", "histology", "--format", "json"])
                 .output()
                 .unwrap();
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            assert_exit(&o, 0);
             let stage: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             let ours = &g["histology"][kind];
             assert!(ours.is_object(), "{ep} {kind}: {g}");

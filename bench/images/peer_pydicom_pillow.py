@@ -34,8 +34,9 @@ oncometry's default.
 The work per image mirrors oncometry's in both modes: read the file, decode, modality LUT,
 window, resample to square pixels of min(PixelSpacing) (nearest), crop lesion + 50 % margin
 (>= 64 px), enlarge by an integer factor to <= 320 px (nearest), draw the outline, both axes
-as calipers (end ticks), the labels on black boxes and a scale bar, full-slice 256 px
-thumbnail with the axes and the crop box, encode both PNGs in memory.
+as calipers (end ticks), the labels on black boxes and a scale bar, full-slice thumbnail of
+at most 256 px (never enlarged, as oncometry) with the axes and the crop box, encode both
+PNGs in memory.
 """
 import time
 
@@ -152,7 +153,7 @@ def render_key_image(ds, arr, polys, la, sa, texts, window):
             dr.rectangle([x1 - px, y - 1, x1, y], fill=TEXT)
             label((x1 - px, y - 16), f"{bars[-1]} mm", TEXT)
 
-    ts = 256 / max(W, H)
+    ts = min(1.0, 256 / max(W, H))
     thumb = Image.fromarray(disp).resize((rnd(W * ts), rnd(H * ts)), Image.NEAREST).convert("RGB")
     dt = ImageDraw.Draw(thumb)
     for axis, col in ((sa, SHORT_AXIS), (la, LONG_AXIS)):

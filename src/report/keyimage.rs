@@ -110,13 +110,15 @@ pub struct Overlay {
     pub outline: Outline,
 }
 
-/// Rendering options. The defaults give a ~320 px crop and a 256 px thumbnail.
+/// Rendering options. The defaults give a ~320 px crop and a thumbnail of at most 256 px.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyImageOptions {
     pub window: WindowChoice,
     /// The crop is enlarged by the largest integer factor that keeps it within this size.
     pub crop_px: u32,
-    /// Longest side of the full-slice thumbnail.
+    /// Longest side of the full-slice thumbnail. A slice smaller than this keeps its own
+    /// display size: enlarging it would add bytes and rendering time, not information (the
+    /// report shows thumbnails at 128 CSS px, the crop carries the detail).
     pub thumbnail_px: u32,
     /// Context around the lesion, as a fraction of the lesion's extent on each side.
     pub margin: f64,
@@ -421,7 +423,7 @@ fn render_indexed(
     let (crop_x0, crop_width) = crop_span(bbox.x0, bbox.x1, bbox.y0, bbox.y1, opts, view.width);
     let (crop_y0, crop_height) = crop_span(bbox.y0, bbox.y1, bbox.x0, bbox.x1, opts, view.height);
     let scale = (opts.crop_px / crop_width.max(crop_height)).max(1);
-    let thumbnail_scale = f64::from(opts.thumbnail_px) / w.max(h);
+    let thumbnail_scale = (f64::from(opts.thumbnail_px) / w.max(h)).min(1.0);
     let layout = Layout {
         display_mm: view.display_mm,
         display_width: view.width,

@@ -540,8 +540,11 @@ fn changing_the_shard_count_drops_patients_that_moved_away() {
 
 const HAMMER_FILES: usize = 2000;
 
-/// Child: commits file tables and big results as fast as it can, printing each commit
-/// number, until killed.
+/// Child: commits file tables (files of 50 studies) and big results (which depend on its
+/// process ID) as fast as it can until killed. Right before each transaction it prints
+/// `begin files <round>` / `begin result <round>`; after the round's second transaction
+/// `committed <round> <files µs> <result µs>` (how long the two took, so that the parent can
+/// time its kill inside the next one).
 fn hammer_manifest(db: &Path) {
     let mut m = Manifest::open(db).unwrap();
     let scan = Scan {
@@ -558,77 +561,186 @@ fn hammer_manifest(db: &Path) {
         started_ns: 10_000_000_000,
     };
     let mut out = std::io::stdout();
+    let mut say = |line: String| {
+        writeln!(out, "{line}").unwrap();
+        out.flush().unwrap();
+    };
     for round in 0u64.. {
         let mut plan = m.plan(scan.clone()).unwrap();
         for i in 0..HAMMER_FILES {
             let path = format!("f{i:05}");
-            plan.set_indexed(&path, "S", "P", Some(round.to_le_bytes().to_vec()))
+            let study = hammer_study(i as u64);
+            plan.set_indexed(&path, &study, "P", Some(round.to_le_bytes().to_vec()))
                 .unwrap();
         }
-        m.commit_files(&plan).unwrap();
-        let payload = hammer_payload(round);
+        let payload = hammer_payload(round, std::process::id());
         let work = StudyWork {
-            study_uid: format!("S{}", round % 50),
+            study_uid: hammer_study(round),
             patient_id: "P".into(),
             fingerprint: *blake3::hash(&payload).as_bytes(),
             files: Vec::new(),
             newest_arrival_ns: 0,
             reason: DirtyReason::New,
         };
+        say(format!("begin files {round}"));
+        let t = std::time::Instant::now();
+        m.commit_files(&plan).unwrap();
+        let files_us = t.elapsed().as_micros();
+        say(format!("begin result {round}"));
+        let t = std::time::Instant::now();
         m.store_result(&work, "cfg", &payload).unwrap();
-        writeln!(out, "{round}").unwrap();
+        let result_us = t.elapsed().as_micros();
+        say(format!("committed {round} {files_us} {result_us}"));
     }
 }
 
-fn hammer_payload(round: u64) -> Vec<u8> {
+fn hammer_payload(round: u64, pid: u32) -> Vec<u8> {
+    let salt = round.wrapping_mul(1_000_003).wrapping_add(u64::from(pid));
     (0..256 * 1024u64)
-        .map(|i| (i.wrapping_mul(31).wrapping_add(round) % 251) as u8)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(salt) % 251) as u8)
         .collect()
+}
+
+fn hammer_study(round: u64) -> String {
+    format!("S{}", round % 50)
+}
+
+/// What the parent learnt from a hammer child's stdout.
+#[derive(Debug, Default)]
+struct HammerLog {
+    /// The last transaction begun: ("files" | "result", round).
+    begun: Option<(String, u64)>,
+    /// The last round reported committed.
+    committed: Option<u64>,
+    /// Shortest duration seen so far of each kind of transaction.
+    shortest: BTreeMap<String, Duration>,
+}
+
+impl HammerLog {
+    /// Takes in one line (libtest's own lines are ignored).
+    fn read(&mut self, line: &str) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words[..] {
+            ["begin", kind, round] => {
+                self.begun = Some((kind.to_string(), round.parse().unwrap()));
+            }
+            ["committed", round, files_us, result_us] => {
+                self.committed = Some(round.parse().unwrap());
+                for (kind, us) in [("files", files_us), ("result", result_us)] {
+                    let d = Duration::from_micros(us.parse().unwrap());
+                    let e = self.shortest.entry(kind.to_string()).or_insert(d);
+                    *e = (*e).min(d);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reads the child's next line into `log`; false at the end of its output.
+fn read_hammer_line(r: &mut BufReader<std::process::ChildStdout>, log: &mut HammerLog) -> bool {
+    let mut line = String::new();
+    if r.read_line(&mut line).unwrap() == 0 {
+        return false;
+    }
+    log.read(&line);
+    true
+}
+
+/// The manifest's rollback journal, as a crash leaves it (in the order a transaction goes
+/// through).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Journal {
+    /// No write transaction open.
+    Absent,
+    /// A write transaction is changing pages in memory and saving their old contents. Its
+    /// header stays zeroed until the commit syncs it (`synchronous=FULL`); the database file
+    /// is untouched and SQLite ignores such a journal on open.
+    Unsynced,
+    /// The commit synced the journal and is writing the database file: reopening must roll
+    /// the database back from it.
+    Hot,
+}
+
+fn journal_state(path: &Path) -> Journal {
+    let Ok(mut f) = fs::File::open(path) else {
+        return Journal::Absent;
+    };
+    let mut magic = [0u8; 8];
+    match std::io::Read::read_exact(&mut f, &mut magic) {
+        Ok(()) if magic != [0; 8] => Journal::Hot,
+        _ => Journal::Unsynced,
+    }
 }
 
 #[test]
 fn killing_a_writer_mid_transaction_leaves_a_consistent_manifest() {
+    const KILLS: u64 = 12;
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join(MANIFEST_FILE);
-    let mut last_round = 0u64;
-    let mut hot_journals = 0;
-    let mut kills = 0;
-    // Kill at varying moments until a kill has hit an open transaction (its rollback journal
-    // is still on disk) at least twice; every reopen must be consistent.
-    for attempt in 0u64..40 {
-        if hot_journals >= 2 {
-            break;
-        }
-        let kill_after = 2 + attempt % 3;
-        kills += 1;
+    let journal = d.path().join(format!("{MANIFEST_FILE}-journal"));
+    let (mut left, mut hot) = (0, 0);
+    // Each child reports `kill_after` commits; the parent then waits for it to begin the next
+    // file-table or result transaction and for that transaction's rollback journal to exist
+    // (`journal_mode=DELETE`: only while a write transaction is open). Half of the kills come
+    // after a varying part (0 to 1/4) of the child's shortest transaction of that kind, while
+    // it changes pages; the other half once the journal is hot, while the commit writes the
+    // database file. Every reopen must be consistent and must not apply the interrupted
+    // transaction or lose a reported commit.
+    for attempt in 0..KILLS {
+        let kill_after = 1 + (attempt / 2) % 2;
+        let kind = if attempt % 2 == 0 { "files" } else { "result" };
+        let in_commit = attempt % 4 >= 2;
         let (mut child, mut out) = spawn_helper("hammer-manifest", &db);
-        let mut seen = 0u64;
-        let mut line = String::new();
-        while seen < kill_after {
-            line.clear();
-            assert!(out.read_line(&mut line).unwrap() > 0, "child died");
-            if line.trim().parse::<u64>().is_ok() {
-                seen += 1;
-            }
+        let pid = child.id();
+        let mut log = HammerLog::default();
+        while log.committed.is_none_or(|c| c + 1 < kill_after) {
+            assert!(read_hammer_line(&mut out, &mut log), "child died");
         }
-        std::thread::sleep(Duration::from_millis(attempt * 7 % 50));
-        child.kill().unwrap(); // SIGKILL, most likely inside a transaction
+        let target = (kind.to_string(), kill_after);
+        while log.begun.as_ref() != Some(&target) {
+            assert!(read_hammer_line(&mut out, &mut log), "child died");
+        }
+        let want = if in_commit {
+            Journal::Hot
+        } else {
+            Journal::Unsynced
+        };
+        let waiting = std::time::Instant::now();
+        while journal_state(&journal) < want {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(10),
+                "no {want:?} journal in 10 s"
+            );
+            std::thread::sleep(Duration::from_micros(20));
+        }
+        if !in_commit {
+            std::thread::sleep(log.shortest[kind] * (attempt as u32 % 3) / 8);
+        }
+        child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let journal = d.path().join(format!("{MANIFEST_FILE}-journal"));
-        if journal.exists() {
-            hot_journals += 1;
-        }
+        // What the child printed before it died: which transaction was open, which committed.
+        while read_hammer_line(&mut out, &mut log) {}
+        let state = journal_state(&journal);
+        left += usize::from(state != Journal::Absent);
+        hot += usize::from(state == Journal::Hot);
+        let (killed_kind, killed_round) = log.begun.clone().unwrap();
+        let committed = log.committed.unwrap();
+        eprintln!("kill {attempt}: {killed_kind} {killed_round}, journal {state:?}");
 
         let m = Manifest::open(&db).expect("reopens after the crash");
         m.integrity_check().unwrap();
+        if state == Journal::Hot {
+            assert_eq!(journal_state(&journal), Journal::Absent, "not rolled back");
+        }
         let files = m.files().unwrap();
         assert_eq!(files.len(), HAMMER_FILES);
         let metas: std::collections::BTreeSet<_> =
             files.iter().map(|f| f.meta.clone().unwrap()).collect();
         assert_eq!(metas.len(), 1, "a file-table transaction was half applied");
         let round = u64::from_le_bytes(metas.into_iter().next().unwrap().try_into().unwrap());
-        assert!(round + 1 >= kill_after, "a reported commit was lost");
-        last_round = last_round.max(round);
+        assert!(round >= committed, "a reported commit was lost");
+        assert!(round <= killed_round, "a file table that was never written");
         for r in m.results().unwrap() {
             assert_eq!(
                 *blake3::hash(&r.result).as_bytes(),
@@ -637,11 +749,38 @@ fn killing_a_writer_mid_transaction_leaves_a_consistent_manifest() {
                 r.study_uid
             );
         }
-        assert!(!m.results().unwrap().is_empty());
+        let fingerprint_of = |round: u64| {
+            let stored = m.load_result(&hammer_study(round)).unwrap();
+            let written = *blake3::hash(&hammer_payload(round, pid)).as_bytes();
+            stored.map(|r| r.fingerprint) == Some(written)
+        };
+        assert!(fingerprint_of(committed), "a reported result was lost");
+        if state != Journal::Absent {
+            // The kill interrupted the last transaction begun: it must not have been applied.
+            if killed_kind == "files" {
+                assert_eq!(
+                    round + 1,
+                    killed_round,
+                    "an interrupted file table was applied"
+                );
+            } else {
+                assert_eq!(round, killed_round);
+                assert!(
+                    !fingerprint_of(killed_round),
+                    "an interrupted result was applied"
+                );
+            }
+        }
     }
-    assert!(last_round >= 1);
     eprintln!(
-        "killed {kills} writers; {hot_journals} left a rollback journal that reopening undid"
+        "killed {KILLS} writers; {left} left a rollback journal, {hot} of them hot (rolled back on reopen)"
     );
-    assert!(hot_journals >= 1, "no kill landed inside a transaction");
+    assert!(
+        left * 4 >= KILLS as usize * 3,
+        "too few kills landed inside a transaction"
+    );
+    assert!(
+        hot >= 1,
+        "no kill landed while a commit was writing the database"
+    );
 }

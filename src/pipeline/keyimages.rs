@@ -6,8 +6,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::measure_stage::LesionShape;
@@ -26,9 +24,9 @@ pub struct StoredImage {
     pub study_date: String,
     pub lesion_id: String,
     pub caption: String,
-    /// PNG, base64 (the study result is JSON).
-    pub crop: String,
-    pub thumbnail: String,
+    /// PNG.
+    pub crop: Vec<u8>,
+    pub thumbnail: Vec<u8>,
 }
 
 /// The images of each series that a key image can be drawn from, by Series Instance UID:
@@ -155,8 +153,8 @@ pub fn render_annotation(
                     "{} — LA {:.1} mm, SA {:.1} mm",
                     row.label, row.long_axis_mm, row.short_axis_mm
                 ),
-                crop: STANDARD.encode(&pngs.crop),
-                thumbnail: STANDARD.encode(&pngs.thumbnail),
+                crop: pngs.crop,
+                thumbnail: pngs.thumbnail,
             }),
             Err(e) => missing.push(format!(
                 "{} lesion {}: no key image: {e}",
@@ -201,10 +199,6 @@ pub fn finish_images(
         let Some(&tp) = timepoint_of.get(&(s.patient_id.clone(), s.study_date.clone())) else {
             continue;
         };
-        let (Ok(crop), Ok(thumb)) = (STANDARD.decode(&s.crop), STANDARD.decode(&s.thumbnail))
-        else {
-            continue;
-        };
         let rel = format!(
             "images/{}/{}_{}.png",
             safe_file_stem(&s.patient_id),
@@ -219,10 +213,10 @@ pub fn finish_images(
                 timepoint: tp,
                 study_date: s.study_date.clone(),
                 caption: s.caption.clone(),
-                source: ImageSource::Png(crop.clone()),
-                thumbnail: Some(ImageSource::Png(thumb)),
+                source: ImageSource::Png(s.crop.clone()),
+                thumbnail: Some(ImageSource::Png(s.thumbnail.clone())),
             },
-            crop,
+            s.crop.clone(),
         ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));

@@ -11,6 +11,9 @@
 //! - `results`: one opaque blob per study (e.g. its lesion rows as JSON) with the study's
 //!   *fingerprint* (BLAKE3 over the sorted `(path, content hash)` of its files) and the config
 //!   hash that produced it.
+//! - `images`: the key images drawn with a study's result (PNG blobs with the lesion they
+//!   show), kept as blobs beside it rather than base64 inside it: an unchanged study's images
+//!   are reused like its result, and go away with it (a trigger).
 //!
 //! A study is **dirty** when it has no result, when its fingerprint differs (a file was
 //! added, changed or removed) or when the config hash differs; otherwise its stored result is
@@ -43,6 +46,8 @@
 //! is refused (an older oncometry must not scribble over a newer one's state).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::keyimages::StoredImage;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -56,7 +61,7 @@ use crate::pipeline::signals::StopFlag;
 pub const MANIFEST_FILE: &str = "manifest.sqlite";
 
 /// Version of the tables below (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Default stable age: a study whose newest file is younger is left for the next run
 /// (Orthanc's `StableAge` idea; the PACS may still be sending it).
@@ -89,6 +94,21 @@ CREATE TABLE results (
     result      BLOB NOT NULL,
     stored_at   TEXT NOT NULL
 );
+CREATE TABLE images (
+    study_uid   TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    patient_id  TEXT NOT NULL,
+    study_date  TEXT NOT NULL,
+    lesion_id   TEXT NOT NULL,
+    caption     TEXT NOT NULL,
+    crop        BLOB NOT NULL,
+    thumbnail   BLOB NOT NULL,
+    PRIMARY KEY (study_uid, seq)
+);
+CREATE TRIGGER results_drop_images AFTER DELETE ON results
+BEGIN
+    DELETE FROM images WHERE study_uid = OLD.study_uid;
+END;
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -861,6 +881,9 @@ impl Manifest {
         let path = self.path.clone();
         let e = |err| sqlite(&path, err);
         let tx = self.conn.transaction().map_err(e)?;
+        // REPLACE fires no delete trigger: the old result's images go explicitly.
+        tx.execute("DELETE FROM images WHERE study_uid = ?1", [&work.study_uid])
+            .map_err(e)?;
         tx.execute(
             "INSERT OR REPLACE INTO results
                 (study_uid, patient_id, fingerprint, config_hash, result, stored_at)
@@ -882,7 +905,7 @@ impl Manifest {
     /// chunk of studies at a time so that one fsync covers many studies.
     pub fn store_results(
         &mut self,
-        items: &[(&StudyWork, Vec<u8>)],
+        items: &[(&StudyWork, Vec<u8>, Vec<StoredImage>)],
         config_hash: &str,
     ) -> Result<(), ManifestError> {
         let path = self.path.clone();
@@ -897,7 +920,19 @@ impl Manifest {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(e)?;
-            for (work, result) in items {
+            let mut drop_images = tx
+                .prepare("DELETE FROM images WHERE study_uid = ?1")
+                .map_err(e)?;
+            let mut put_image = tx
+                .prepare(
+                    "INSERT INTO images
+                        (study_uid, seq, patient_id, study_date, lesion_id, caption, crop, thumbnail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(e)?;
+            for (work, result, images) in items {
+                // REPLACE fires no delete trigger: the old result's images go explicitly.
+                drop_images.execute([&work.study_uid]).map_err(e)?;
                 put.execute(params![
                     work.study_uid,
                     work.patient_id,
@@ -907,9 +942,46 @@ impl Manifest {
                     now,
                 ])
                 .map_err(e)?;
+                for (seq, i) in images.iter().enumerate() {
+                    put_image
+                        .execute(params![
+                            work.study_uid,
+                            seq as i64,
+                            i.patient_id,
+                            i.study_date,
+                            i.lesion_id,
+                            i.caption,
+                            i.crop,
+                            i.thumbnail,
+                        ])
+                        .map_err(e)?;
+                }
             }
         }
         tx.commit().map_err(e)
+    }
+
+    /// Every stored key image, by (patient, study) then in the order stored.
+    pub fn images(&self) -> Result<Vec<StoredImage>, ManifestError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT patient_id, study_date, lesion_id, caption, crop, thumbnail
+                 FROM images ORDER BY patient_id, study_uid, seq",
+            )
+            .map_err(|e| self.err(e))?;
+        st.query_map([], |r| {
+            Ok(StoredImage {
+                patient_id: r.get(0)?,
+                study_date: r.get(1)?,
+                lesion_id: r.get(2)?,
+                caption: r.get(3)?,
+                crop: r.get(4)?,
+                thumbnail: r.get(5)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
     }
 
     /// Deletes the stored results of patients `want` rejects (one transaction) and returns
@@ -1192,5 +1264,70 @@ mod tests {
         assert!(m.files().unwrap().is_empty());
         assert!(m.results().unwrap().is_empty());
         assert!(m.load_result("S").unwrap().is_none());
+    }
+
+    /// Key images live and die with their study's result: replaced with it, dropped with it
+    /// (retain_patients, clear), and never left behind by a result stored without images.
+    #[test]
+    fn images_follow_their_result() {
+        let d = tempfile::tempdir().unwrap();
+        let mut m = Manifest::open(&d.path().join(MANIFEST_FILE)).unwrap();
+        let work = |study: &str, patient: &str| StudyWork {
+            study_uid: study.into(),
+            patient_id: patient.into(),
+            fingerprint: [7; 32],
+            files: vec![],
+            newest_arrival_ns: 0,
+            reason: DirtyReason::New,
+        };
+        let image = |patient: &str, lesion: &str, png: &[u8]| StoredImage {
+            patient_id: patient.into(),
+            study_date: "20240101".into(),
+            lesion_id: lesion.into(),
+            caption: format!("{lesion} caption"),
+            crop: png.to_vec(),
+            thumbnail: [png, b"-t"].concat(),
+        };
+        let (a, b) = (work("S1", "P1"), work("S2", "P2"));
+        m.store_results(
+            &[
+                (
+                    &a,
+                    b"r1".to_vec(),
+                    vec![image("P1", "L1", b"\x89a"), image("P1", "L2", b"b")],
+                ),
+                (&b, b"r2".to_vec(), vec![image("P2", "L1", b"c")]),
+            ],
+            "c",
+        )
+        .unwrap();
+        let lesions = |m: &Manifest| -> Vec<(String, String, Vec<u8>)> {
+            m.images()
+                .unwrap()
+                .into_iter()
+                .map(|i| (i.patient_id, i.lesion_id, i.thumbnail))
+                .collect()
+        };
+        assert_eq!(
+            lesions(&m),
+            [
+                ("P1".into(), "L1".into(), b"\x89a-t".to_vec()),
+                ("P1".into(), "L2".into(), b"b-t".to_vec()),
+                ("P2".into(), "L1".into(), b"c-t".to_vec()),
+            ]
+        );
+        // A new result replaces the old one's images.
+        m.store_results(&[(&a, b"r1'".to_vec(), vec![image("P1", "L3", b"d")])], "c")
+            .unwrap();
+        assert_eq!(lesions(&m)[0].1, "L3");
+        assert_eq!(lesions(&m).len(), 2);
+        m.store_result(&a, "c", b"r1''").unwrap();
+        assert_eq!(lesions(&m), [("P2".into(), "L1".into(), b"c-t".to_vec())]);
+        m.retain_patients(&|p: &str| p != "P2").unwrap();
+        assert!(lesions(&m).is_empty());
+        m.store_results(&[(&b, b"r2".to_vec(), vec![image("P2", "L1", b"c")])], "c")
+            .unwrap();
+        m.clear().unwrap();
+        assert!(lesions(&m).is_empty());
     }
 }

@@ -144,7 +144,6 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<CohortSummary, RunError> 
 
 /// A shard's key images, back from `images/index.csv` and its PNG files.
 fn read_images(dir: &Path) -> Result<Vec<StoredImage>, RunError> {
-    use base64::Engine;
     let index = dir.join(IMAGES_INDEX);
     if !index.is_file() {
         return Ok(Vec::new());
@@ -165,8 +164,8 @@ fn read_images(dir: &Path) -> Result<Vec<StoredImage>, RunError> {
             study_date: row.study_date,
             lesion_id: row.lesion_id,
             caption: row.caption,
-            crop: base64::engine::general_purpose::STANDARD.encode(png(&row.file)?),
-            thumbnail: base64::engine::general_purpose::STANDARD.encode(png(&row.thumbnail)?),
+            crop: png(&row.file)?,
+            thumbnail: png(&row.thumbnail)?,
         });
     }
     Ok(out)

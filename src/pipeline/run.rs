@@ -113,7 +113,8 @@ impl RunOutcome {
 struct StudyResult {
     rows: Vec<LesionRow>,
     quarantined: Vec<Quarantined>,
-    #[serde(default)]
+    /// Stored beside the result, as blobs (`Manifest::images`).
+    #[serde(skip)]
     images: Vec<StoredImage>,
     /// Lesions without a key image, and why (logged; the numbers are unaffected).
     #[serde(default)]
@@ -289,7 +290,11 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                 json!({"patient_id": log.patient(&w.patient_id), "study_uid": w.study_uid, "reason": format!("{:?}", w.reason),
                        "lesions": r.rows.len(), "problems": r.quarantined.len()}),
             );
-            batch.push((w, bytes.map_err(|e| RunError::Config(e.to_string()))?));
+            batch.push((
+                w,
+                bytes.map_err(|e| RunError::Config(e.to_string()))?,
+                r.images,
+            ));
         }
         // One transaction per chunk: a kill loses at most the chunk being measured.
         manifest.store_results(&batch, &cfg_hash)?;
@@ -309,7 +314,8 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     // 4. Every stored result of this shard (fresh and reused) → the cohort outputs.
     let mut lesions = Vec::new();
     let mut measure_problems = Vec::new();
-    let mut stored_images = Vec::new();
+    let mut stored_images = manifest.images()?;
+    stored_images.retain(|i| want(&i.patient_id));
     for stored in manifest.results()? {
         if !want(&stored.patient_id) {
             continue;
@@ -318,7 +324,6 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
             Ok(r) => {
                 lesions.extend(r.rows);
                 measure_problems.extend(r.quarantined);
-                stored_images.extend(r.images);
             }
             Err(e) => log.warn(
                 "stored_result_unreadable",

@@ -67,10 +67,10 @@ pub(crate) fn hull_i(pts: &[[i64; 2]], out: &mut Vec<[i64; 2]>) {
 pub(crate) fn hull_levels(levels: &[(i64, i64, i64)], out: &mut Vec<[i64; 2]>) {
     out.clear();
     let n = levels.len();
-    let Some(&(y0, lo0, hi0)) = levels.first() else {
+    let Some(&(_, lo0, hi0)) = levels.first() else {
         return;
     };
-    let (yl, lol, hil) = levels[n - 1];
+    let (_, lol, hil) = levels[n - 1];
     // Fewer than three points: the points themselves, as `chain` does.
     if n == 1 || (n == 2 && lo0 == hi0 && lol == hil) {
         for &(y, lo, hi) in levels {
@@ -81,6 +81,41 @@ pub(crate) fn hull_levels(levels: &[(i64, i64, i64)], out: &mut Vec<[i64; 2]>) {
         }
         return;
     }
+    two_chains(
+        n,
+        levels[0],
+        levels[n - 1],
+        out,
+        |st| {
+            for w in levels.windows(3) {
+                let (q, p, r) = ([w[0].0, w[0].1], [w[1].0, w[1].1], [w[2].0, w[2].1]);
+                if cross_i(q, p, r) > 0 {
+                    st.push(2, p);
+                }
+            }
+        },
+        |st, lower| {
+            for w in levels.windows(3).rev() {
+                let (q, p, r) = ([w[2].0, w[2].2], [w[1].0, w[1].2], [w[0].0, w[0].2]);
+                if cross_i(q, p, r) > 0 {
+                    st.push(lower, p);
+                }
+            }
+        },
+    );
+}
+
+/// The two chains of `hull_levels` over `n ≥ 2` levels from `first` to `last` (each a
+/// `(y, lo, hi)`), into `out`: `lower` pushes the `lo` side's interior points that may be
+/// vertices, upwards, `upper` the `hi` side's, downwards, above the floor it is given.
+fn two_chains(
+    n: usize,
+    (y0, lo0, hi0): (i64, i64, i64),
+    (yl, lol, hil): (i64, i64, i64),
+    out: &mut Vec<[i64; 2]>,
+    lower: impl FnOnce(&mut Stack<'_>),
+    upper: impl FnOnce(&mut Stack<'_>, usize),
+) {
     // Each chain holds at most n + 1 points: a stack in a slice, no capacity checks.
     out.resize(2 * n + 2, [0, 0]);
     let mut st = Stack {
@@ -89,29 +124,83 @@ pub(crate) fn hull_levels(levels: &[(i64, i64, i64)], out: &mut Vec<[i64; 2]>) {
         top: [[0, 0]; 2],
     };
     st.push(2, [y0, lo0]);
-    for w in levels.windows(3) {
-        let (q, p, r) = ([w[0].0, w[0].1], [w[1].0, w[1].1], [w[2].0, w[2].1]);
-        if cross_i(q, p, r) > 0 {
-            st.push(2, p);
-        }
-    }
+    lower(&mut st);
     st.push(2, [yl, lol]);
     if hil != lol {
         st.push(2, [yl, hil]);
     }
     let lower = st.k + 1;
-    for w in levels.windows(3).rev() {
-        let (q, p, r) = ([w[2].0, w[2].2], [w[1].0, w[1].2], [w[0].0, w[0].2]);
-        if cross_i(q, p, r) > 0 {
-            st.push(lower, p);
-        }
-    }
+    upper(&mut st, lower);
     if hi0 != lo0 {
         st.push(lower, [y0, hi0]);
     }
     st.push(lower, [y0, lo0]);
     let k = st.k;
     out.truncate(k - 1);
+}
+
+/// `hull_levels` of the `PointSet::Edges` levels (`points::levels`) of rows on
+/// consecutive rows from `first_row`, given by their first and last inside columns
+/// `cols` (a `simple` plane's), vertex for vertex, without writing the levels out.
+///
+/// The levels are one per half row: `2·row − 1` between rows (extremes `2·min(a)` and
+/// `2·max(b)` of the two rows, one row at the top and bottom), `2·row` on a row (`2a − 1`,
+/// `2b + 1`). Consecutive levels are one unit of y apart, so `hull_levels`' turn test of
+/// three of them is a second difference of their x (`edge_side`), no products.
+pub(crate) fn hull_edge_rows(
+    first_row: i64,
+    cols: impl DoubleEndedIterator<Item = (i64, i64)> + ExactSizeIterator + Clone,
+    out: &mut Vec<[i64; 2]>,
+) {
+    out.clear();
+    let m = cols.len();
+    let (Some((a0, b0)), Some((al, bl))) = (cols.clone().next(), cols.clone().next_back()) else {
+        return;
+    };
+    let (y0, yl) = (2 * first_row - 1, 2 * (first_row + m as i64) - 1);
+    two_chains(
+        2 * m + 1,
+        (y0, 2 * a0, 2 * b0),
+        (yl, 2 * al, 2 * bl),
+        out,
+        |st| edge_side(st, 2, y0 + 1, 1, 1, cols.clone().map(|c| c.0)),
+        // The hi side, downwards, as a lo side of negated columns.
+        |st, lower| edge_side(st, lower, yl - 1, -1, -1, cols.clone().rev().map(|c| -c.1)),
+    );
+}
+
+/// Pushes the interior points of one side of the `Edges` levels at which the side turns
+/// outwards (`hull_levels`' test), for rows whose extreme columns on that side are `ext`
+/// times `sign` (in the side's order, outwards being smaller): points `[y, sign·x]`, y
+/// from `y1` (the second level's) in steps of `dy`.
+#[inline(always)]
+fn edge_side(
+    st: &mut Stack<'_>,
+    floor: usize,
+    y1: i64,
+    dy: i64,
+    sign: i64,
+    mut ext: impl Iterator<Item = i64>,
+) {
+    let Some(c0) = ext.next() else {
+        return;
+    };
+    let mut y = y1;
+    // Level p (at y) between levels q and r: pushed when q + r > 2p (a turn outwards).
+    let mut turn = |q: i64, p: i64, r: i64, y: i64| {
+        if q + r > 2 * p {
+            st.push(floor, [y, sign * p]);
+        }
+    };
+    // The last two levels: between rows (or above the first), on the last row.
+    let (mut q, mut p, mut prev) = (2 * c0, 2 * c0 - 1, c0);
+    for c in ext {
+        let (between, on) = (2 * prev.min(c), 2 * c - 1);
+        turn(q, p, between, y);
+        turn(p, between, on, y + dy);
+        (q, p, prev, y) = (between, on, c, y + 2 * dy);
+    }
+    turn(q, p, 2 * prev, y);
 }
 
 /// The monotone chain's stack `buf[..k]`, its top two entries also kept in `top`
@@ -480,6 +569,26 @@ mod prop {
             let (mut want, mut got) = (vec![], vec![]);
             hull_i(&points(&lv), &mut want);
             hull_levels(&lv, &mut got);
+            prop_assert_eq!(got, want);
+        }
+
+        /// The hull of consecutive rows' `Edges` levels built from the rows is
+        /// `hull_levels` of the levels, vertex for vertex.
+        #[test]
+        fn hull_edge_rows_equals_hull_of_levels(
+            first_row in -5i64..5,
+            rows in proptest::collection::vec(
+                (prop_oneof![Just(0i64), -6i64..6], prop_oneof![Just(0i64), Just(3), 0i64..8]),
+                1..30,
+            ),
+        ) {
+            let cols: Vec<(i64, i64)> = rows.iter().map(|&(a, w)| (a, a + w)).collect();
+            let with_rows = cols.iter().enumerate().map(|(k, &(a, b))| (first_row + k as i64, a, b));
+            let mut lv = vec![];
+            crate::measure::points::levels(with_rows, crate::measure::PointSet::Edges, &mut lv);
+            let (mut want, mut got) = (vec![], vec![[9, 9]]);
+            hull_levels(&lv, &mut want);
+            hull_edge_rows(first_row, cols.iter().copied(), &mut got);
             prop_assert_eq!(got, want);
         }
 

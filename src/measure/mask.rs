@@ -16,7 +16,7 @@ use std::ops::Range;
 use super::geometry::{
     GridCache, V3, comb, cross, dot, norm, validate_grid, validate_grid_cached, validate_grid_like,
 };
-use super::hull::{Axes2, TIE_MM, hull_levels, long_pairs_i, pick_axes};
+use super::hull::{Axes2, TIE_MM, hull_edge_rows, hull_levels, long_pairs_i, pick_axes};
 use super::points::{
     BoundGeom, Extents, RowRun, first_nonzero, levels, next_nonzero, next_zero, row_extent, row_run,
 };
@@ -174,6 +174,16 @@ fn axes_of_rows(
         return None;
     }
     hull_levels(s.levels, s.hull);
+    axes_of_hull(dx, dy, beat, s)
+}
+
+/// `axes_of_rows` once the slice's hull is in `s.hull`.
+fn axes_of_hull(
+    dx: f64,
+    dy: f64,
+    beat: Option<&SliceAxes>,
+    s: &mut ScratchGeom<'_>,
+) -> Option<Axes2> {
     s.hull_mm.clear();
     s.hull_mm.extend(
         s.hull
@@ -803,11 +813,17 @@ fn best_plane(
 ) -> Option<SliceAxes> {
     let (dx, dy) = (frame.dx, frame.dy);
     let mut exact = |p: usize, beat: Option<&SliceAxes>| {
-        let it = rows[planes[p].rows.clone()]
-            .iter()
-            .map(|r| (r.row, r.lo, r.hi));
-        axes_of_rows(it, set, dx, dy, beat, &mut geom)
-            .map(|ax| frame.slice_axes(&ax, planes[p].pos))
+        let (plane, geom) = (&planes[p], &mut geom);
+        let rows = &rows[plane.rows.clone()];
+        let ax = if set == PointSet::Edges && plane.simple {
+            // Consecutive rows: the hull straight from their extremes.
+            hull_edge_rows(rows[0].row, rows.iter().map(|r| (r.lo, r.hi)), geom.hull);
+            axes_of_hull(dx, dy, beat, geom)
+        } else {
+            let it = rows.iter().map(|r| (r.row, r.lo, r.hi));
+            axes_of_rows(it, set, dx, dy, beat, geom)
+        };
+        ax.map(|ax| frame.slice_axes(&ax, plane.pos))
     };
     if !prune {
         let mut best = None;

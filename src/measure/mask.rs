@@ -845,15 +845,14 @@ fn best_plane(
     // choose a pair up to `TIE_MM` shorter than the calipers' longest, hence the floor's
     // margin.
     let bounds = |p: usize, fine: bool| {
-        let e = if fine {
+        let (floor, bound) = if fine {
             let it = rows[planes[p].rows.clone()]
                 .iter()
                 .map(|r| (r.row, r.lo, r.hi));
-            planes[p].coarse.refine(it)
+            bg.bounds(&planes[p].coarse.refine(it), set)
         } else {
-            planes[p].coarse
+            bg.bounds(&planes[p].coarse, set)
         };
-        let (floor, bound) = bg.bounds(&e, set);
         Bounds {
             floor: floor - 2.0 * TIE_MM,
             bound,

@@ -67,10 +67,10 @@ pub(crate) fn hull_i(pts: &[[i64; 2]], out: &mut Vec<[i64; 2]>) {
 pub(crate) fn hull_levels(levels: &[(i64, i64, i64)], out: &mut Vec<[i64; 2]>) {
     out.clear();
     let n = levels.len();
-    let Some(&(y0, lo0, hi0)) = levels.first() else {
+    let Some(&(_, lo0, hi0)) = levels.first() else {
         return;
     };
-    let (yl, lol, hil) = levels[n - 1];
+    let (_, lol, hil) = levels[n - 1];
     // Fewer than three points: the points themselves, as `chain` does.
     if n == 1 || (n == 2 && lo0 == hi0 && lol == hil) {
         for &(y, lo, hi) in levels {
@@ -81,6 +81,41 @@ pub(crate) fn hull_levels(levels: &[(i64, i64, i64)], out: &mut Vec<[i64; 2]>) {
         }
         return;
     }
+    two_chains(
+        n,
+        levels[0],
+        levels[n - 1],
+        out,
+        |st| {
+            for w in levels.windows(3) {
+                let (q, p, r) = ([w[0].0, w[0].1], [w[1].0, w[1].1], [w[2].0, w[2].1]);
+                if cross_i(q, p, r) > 0 {
+                    st.push(2, p);
+                }
+            }
+        },
+        |st, lower| {
+            for w in levels.windows(3).rev() {
+                let (q, p, r) = ([w[2].0, w[2].2], [w[1].0, w[1].2], [w[0].0, w[0].2]);
+                if cross_i(q, p, r) > 0 {
+                    st.push(lower, p);
+                }
+            }
+        },
+    );
+}
+
+/// The two chains of `hull_levels` over `n ≥ 2` levels from `first` to `last` (each a
+/// `(y, lo, hi)`), into `out`: `lower` pushes the `lo` side's interior points that may be
+/// vertices, upwards, `upper` the `hi` side's, downwards, above the floor it is given.
+fn two_chains(
+    n: usize,
+    (y0, lo0, hi0): (i64, i64, i64),
+    (yl, lol, hil): (i64, i64, i64),
+    out: &mut Vec<[i64; 2]>,
+    lower: impl FnOnce(&mut Stack<'_>),
+    upper: impl FnOnce(&mut Stack<'_>, usize),
+) {
     // Each chain holds at most n + 1 points: a stack in a slice, no capacity checks.
     out.resize(2 * n + 2, [0, 0]);
     let mut st = Stack {
@@ -89,29 +124,83 @@ pub(crate) fn hull_levels(levels: &[(i64, i64, i64)], out: &mut Vec<[i64; 2]>) {
         top: [[0, 0]; 2],
     };
     st.push(2, [y0, lo0]);
-    for w in levels.windows(3) {
-        let (q, p, r) = ([w[0].0, w[0].1], [w[1].0, w[1].1], [w[2].0, w[2].1]);
-        if cross_i(q, p, r) > 0 {
-            st.push(2, p);
-        }
-    }
+    lower(&mut st);
     st.push(2, [yl, lol]);
     if hil != lol {
         st.push(2, [yl, hil]);
     }
     let lower = st.k + 1;
-    for w in levels.windows(3).rev() {
-        let (q, p, r) = ([w[2].0, w[2].2], [w[1].0, w[1].2], [w[0].0, w[0].2]);
-        if cross_i(q, p, r) > 0 {
-            st.push(lower, p);
-        }
-    }
+    upper(&mut st, lower);
     if hi0 != lo0 {
         st.push(lower, [y0, hi0]);
     }
     st.push(lower, [y0, lo0]);
     let k = st.k;
     out.truncate(k - 1);
+}
+
+/// `hull_levels` of the `PointSet::Edges` levels (`points::levels`) of rows on
+/// consecutive rows from `first_row`, given by their first and last inside columns
+/// `cols` (a `simple` plane's), vertex for vertex, without writing the levels out.
+///
+/// The levels are one per half row: `2·row − 1` between rows (extremes `2·min(a)` and
+/// `2·max(b)` of the two rows, one row at the top and bottom), `2·row` on a row (`2a − 1`,
+/// `2b + 1`). Consecutive levels are one unit of y apart, so `hull_levels`' turn test of
+/// three of them is a second difference of their x (`edge_side`), no products.
+pub(crate) fn hull_edge_rows(
+    first_row: i64,
+    cols: impl DoubleEndedIterator<Item = (i64, i64)> + ExactSizeIterator + Clone,
+    out: &mut Vec<[i64; 2]>,
+) {
+    out.clear();
+    let m = cols.len();
+    let (Some((a0, b0)), Some((al, bl))) = (cols.clone().next(), cols.clone().next_back()) else {
+        return;
+    };
+    let (y0, yl) = (2 * first_row - 1, 2 * (first_row + m as i64) - 1);
+    two_chains(
+        2 * m + 1,
+        (y0, 2 * a0, 2 * b0),
+        (yl, 2 * al, 2 * bl),
+        out,
+        |st| edge_side(st, 2, y0 + 1, 1, 1, cols.clone().map(|c| c.0)),
+        // The hi side, downwards, as a lo side of negated columns.
+        |st, lower| edge_side(st, lower, yl - 1, -1, -1, cols.clone().rev().map(|c| -c.1)),
+    );
+}
+
+/// Pushes the interior points of one side of the `Edges` levels at which the side turns
+/// outwards (`hull_levels`' test), for rows whose extreme columns on that side are `ext`
+/// times `sign` (in the side's order, outwards being smaller): points `[y, sign·x]`, y
+/// from `y1` (the second level's) in steps of `dy`.
+#[inline(always)]
+fn edge_side(
+    st: &mut Stack<'_>,
+    floor: usize,
+    y1: i64,
+    dy: i64,
+    sign: i64,
+    mut ext: impl Iterator<Item = i64>,
+) {
+    let Some(c0) = ext.next() else {
+        return;
+    };
+    let mut y = y1;
+    // Level p (at y) between levels q and r: pushed when q + r > 2p (a turn outwards).
+    let mut turn = |q: i64, p: i64, r: i64, y: i64| {
+        if q + r > 2 * p {
+            st.push(floor, [y, sign * p]);
+        }
+    };
+    // The last two levels: between rows (or above the first), on the last row.
+    let (mut q, mut p, mut prev) = (2 * c0, 2 * c0 - 1, c0);
+    for c in ext {
+        let (between, on) = (2 * prev.min(c), 2 * c - 1);
+        turn(q, p, between, y);
+        turn(p, between, on, y + dy);
+        (q, p, prev, y) = (between, on, c, y + 2 * dy);
+    }
+    turn(q, p, 2 * prev, y);
 }
 
 /// The monotone chain's stack `buf[..k]`, its top two entries also kept in `top`
@@ -287,27 +376,58 @@ pub(crate) const TIE_MM: f64 = 1e-9;
 /// Long and short axis of a hull in mm from its antipodal pairs: the longest pair; among
 /// equally long pairs (symmetric lesions have several), the one with the larger short axis
 /// (the bidirectional reading a reader would pick; Cornerstone's rule across slices).
+/// Every pair within `TIE_MM` of the longest is worked out, in both orders.
 pub(crate) fn best_axes(hull: &[[f64; 2]], pairs: &[(usize, usize)]) -> Axes2 {
     let max2 = pairs.iter().map(|&p| d2(hull, p)).fold(0.0, f64::max);
-    pick_axes(hull, pairs, max2.sqrt())
+    pick(hull, pairs, max2.sqrt(), None)
 }
 
-/// `best_axes` once the long axis `lmax` (mm) is known: the short axis is only worked out
-/// (O(h) each) for the pairs within `TIE_MM` of it.
+/// `best_axes` once the hull's diameter `lmax` (mm) is known, as exact calipers give it
+/// (`long_pairs_i`): the same result, with the short axis worked out for a pair met before
+/// in the other order only when it might beat the best so far.
+///
+/// A pair's two orders give the same width up to rounding: `axes_from_hull_mm` of (b, a)
+/// negates u and v exactly and moves the origin along the line, so both widths round the
+/// same real width, each within 7.01·u·(X + Y) of it (u = 2⁻⁵³; X, Y ≤ lmax: the hull's
+/// extents, which bound every |Δx| + |Δy| and the width; each projection rounds three
+/// times, relative to |Δx|·|v₀| + |Δy|·|v₁|, their difference once). So the two orders
+/// are less than 29·u·lmax apart, and `32·ε·lmax` (ε = 2u) leaves room for the rounding
+/// of the test that uses it.
 pub(crate) fn pick_axes(hull: &[[f64; 2]], pairs: &[(usize, usize)], lmax: f64) -> Axes2 {
+    pick(hull, pairs, lmax, Some(32.0 * f64::EPSILON * lmax))
+}
+
+/// `best_axes` with the long axis `lmax`: the short axis is only worked out (O(h) each)
+/// for the pairs within `TIE_MM` of it, and, when the widths of a pair's two orders are
+/// known to be at most `slack` apart, for its second order only when that might beat the
+/// best so far.
+fn pick(hull: &[[f64; 2]], pairs: &[(usize, usize)], lmax: f64, slack: Option<f64>) -> Axes2 {
     let min2 = tie2(lmax);
     let mut best: Option<Axes2> = None;
     // A pair met again (the calipers meet most pairs twice, and each twice again in the
-    // opposite order; only the same order gives the same result) cannot beat itself.
-    // Repeats come next to each other or, where the walk wraps round, after the end.
+    // opposite order) cannot beat itself. Repeats come next to each other or, where the
+    // walk wraps round, after the end.
     let (mut first, mut prev) = (None, None);
+    // Widths of the first pairs worked out, for their other order.
+    let mut widths = [((0, 0), 0.0); 4];
+    let mut n_widths = 0;
     for &p in pairs.iter().filter(|&&p| d2(hull, p) >= min2) {
         if prev == Some(p) || first == Some(p) {
             continue;
         }
         first.get_or_insert(p);
         prev = Some(p);
+        if let (Some(slack), Some(b)) = (slack, &best) {
+            let other = widths[..n_widths].iter().find(|w| w.0 == (p.1, p.0));
+            if other.is_some_and(|&(_, w)| w + slack <= b.short_mm + TIE_MM) {
+                continue; // it cannot beat `b` (`> b.short_mm + TIE_MM` below)
+            }
+        }
         let ax = axes_from_hull_mm(hull, hull[p.0], hull[p.1]);
+        if n_widths < widths.len() {
+            widths[n_widths] = (p, ax.short_mm);
+            n_widths += 1;
+        }
         if best.is_none_or(|b| ax.short_mm > b.short_mm + TIE_MM) {
             best = Some(ax);
         }
@@ -483,6 +603,26 @@ mod prop {
             prop_assert_eq!(got, want);
         }
 
+        /// The hull of consecutive rows' `Edges` levels built from the rows is
+        /// `hull_levels` of the levels, vertex for vertex.
+        #[test]
+        fn hull_edge_rows_equals_hull_of_levels(
+            first_row in -5i64..5,
+            rows in proptest::collection::vec(
+                (prop_oneof![Just(0i64), -6i64..6], prop_oneof![Just(0i64), Just(3), 0i64..8]),
+                1..30,
+            ),
+        ) {
+            let cols: Vec<(i64, i64)> = rows.iter().map(|&(a, w)| (a, a + w)).collect();
+            let with_rows = cols.iter().enumerate().map(|(k, &(a, b))| (first_row + k as i64, a, b));
+            let mut lv = vec![];
+            crate::measure::points::levels(with_rows, crate::measure::PointSet::Edges, &mut lv);
+            let (mut want, mut got) = (vec![], vec![[9, 9]]);
+            hull_levels(&lv, &mut want);
+            hull_edge_rows(first_row, cols.iter().copied(), &mut got);
+            prop_assert_eq!(got, want);
+        }
+
         /// The pruned calipers and `pick_axes` give exactly what all antipodal pairs and
         /// `best_axes` give (same pair, same bits), with isotropic and anisotropic pixels.
         #[test]
@@ -502,6 +642,42 @@ mod prop {
             let lmax = long_pairs_i(&h, &mm, &mut kept);
             prop_assert_eq!(lmax, all.iter().map(|&p| d2(&mm, p)).fold(0.0, f64::max).sqrt());
             prop_assert_eq!(pick_axes(&mm, &kept, lmax), want);
+        }
+
+        /// On hulls symmetric about both axes (several equally long pairs, each met in
+        /// both orders) `pick_axes` gives exactly what `best_axes` (every pair in both
+        /// orders) gives, near the origin and far from it.
+        #[test]
+        fn pick_axes_equals_every_pair_on_symmetric_hulls(
+            half in proptest::collection::vec((1i64..4, 0i64..9), 0..12),
+            w0 in 0i64..9,
+            dx in prop_oneof![Just(0.7), 0.2f64..2.0],
+            dy in prop_oneof![Just(0.7), 0.2f64..2.0],
+            offset in prop_oneof![Just([0.0, 0.0]), (-1e3f64..1e3, -1e3f64..1e3).prop_map(|(a, b)| [a, b])],
+        ) {
+            let mut y = 0;
+            let mut upper = vec![];
+            for (step, w) in half {
+                y += step;
+                upper.push((y, -w, w));
+            }
+            let lv: Vec<(i64, i64, i64)> = upper
+                .iter()
+                .rev()
+                .map(|&(y, lo, hi)| (-y, lo, hi))
+                .chain([(0, -w0, w0)])
+                .chain(upper.iter().copied())
+                .collect();
+            let mut h = vec![];
+            hull_levels(&lv, &mut h);
+            let mm: Vec<[f64; 2]> = h
+                .iter()
+                .map(|p| [p[1] as f64 * dx / 2.0 + offset[0], p[0] as f64 * dy / 2.0 + offset[1]])
+                .collect();
+            let mut all = vec![];
+            antipodal_i(&h, &mut all);
+            let lmax = all.iter().map(|&p| d2(&mm, p)).fold(0.0, f64::max).sqrt();
+            prop_assert_eq!(pick_axes(&mm, &all, lmax), best_axes(&mm, &all));
         }
     }
 }

@@ -16,9 +16,9 @@ use std::ops::Range;
 use super::geometry::{
     GridCache, V3, comb, cross, dot, norm, validate_grid, validate_grid_cached, validate_grid_like,
 };
-use super::hull::{Axes2, TIE_MM, hull_levels, long_pairs_i, pick_axes};
+use super::hull::{Axes2, TIE_MM, hull_edge_rows, hull_levels, long_pairs_i, pick_axes};
 use super::points::{
-    BoundGeom, Extents, first_nonzero, levels, next_nonzero, next_zero, row_extent,
+    BoundGeom, Extents, RowRun, first_nonzero, levels, next_nonzero, next_zero, row_extent, row_run,
 };
 use super::{MaskLesion, MaskSlice, MeasureError, MeasureOptions, Measurement, PointSet};
 
@@ -174,6 +174,16 @@ fn axes_of_rows(
         return None;
     }
     hull_levels(s.levels, s.hull);
+    axes_of_hull(dx, dy, beat, s)
+}
+
+/// `axes_of_rows` once the slice's hull is in `s.hull`.
+fn axes_of_hull(
+    dx: f64,
+    dy: f64,
+    beat: Option<&SliceAxes>,
+    s: &mut ScratchGeom<'_>,
+) -> Option<Axes2> {
     s.hull_mm.clear();
     s.hull_mm.extend(
         s.hull
@@ -400,47 +410,15 @@ fn scan_simple(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<b
             let idx = sc.order[k].1;
             let s = &lesion.slices[idx];
             k += 1;
-            let Some(mut a) = first_nonzero(&s.mask) else {
+            let Some(a) = first_nonzero(&s.mask) else {
                 continue;
             };
             if sc.rows.len() > row_start {
                 return Ok(false); // a second slice on the plane
             }
             let (dr, dc) = grid_shift(frame, s, idx)?;
-            let (mask, cols) = (&s.mask[..], s.grid.cols);
-            // As `scan_runs`: one byte string, runs cut at row ends. Only `row` and `end`
-            // (the end of row `row`) step along empty rows.
-            let mut row = (a / cols) as i64 + dr;
-            let mut end = (a / cols + 1) * cols;
-            loop {
-                let b = next_zero(mask, a);
-                while a < b {
-                    while a >= end {
-                        row += 1;
-                        end += cols;
-                    }
-                    let e = b.min(end);
-                    let start = end - cols;
-                    let (lo, hi) = ((a - start) as i64 + dc, (e - start) as i64 - 1 + dc);
-                    if sc.rows.len() > row_start {
-                        let last = sc.rows[sc.rows.len() - 1];
-                        // A second run in the row fails `last.row + 1 == row`.
-                        if !(last.row + 1 == row && last.lo <= hi + 1 && lo <= last.hi + 1) {
-                            return Ok(false);
-                        }
-                    }
-                    sc.rows.push(RowIdx {
-                        row,
-                        lo,
-                        hi,
-                        runs: (0, 0),
-                    });
-                    a = e;
-                }
-                match next_nonzero(mask, b) {
-                    Some(n) => a = n,
-                    None => break,
-                }
+            if !simple_rows(&s.mask, a, s.grid.cols, (dr, dc), &mut sc.rows) {
+                return Ok(false);
             }
         }
         if sc.rows.len() > row_start {
@@ -458,6 +436,73 @@ fn scan_simple(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<b
         }
     }
     Ok(true)
+}
+
+/// Appends the rows of a slice's row-major mask `cols` wide, from `a` (its first
+/// non-zero byte) on, as `RowIdx`es on the frame's grid (`shift`: the slice's whole-pixel
+/// offset on it): `true` when they are one run each, on consecutive rows that touch (a
+/// `simple` plane), else `false` at the first row that is not.
+fn simple_rows(
+    mask: &[u8],
+    a: usize,
+    cols: usize,
+    (dr, dc): (i64, i64),
+    rows: &mut Vec<RowIdx>,
+) -> bool {
+    let first = rows.len();
+    // Appends row `row`'s run `lo..=hi` (mask columns); `false` when it does not touch
+    // the row before.
+    let mut push = |row: i64, lo: usize, hi: usize| {
+        let (lo, hi) = (lo as i64 + dc, hi as i64 + dc);
+        if rows.len() > first {
+            let last = rows[rows.len() - 1];
+            if !(last.lo <= hi + 1 && lo <= last.hi + 1) {
+                return false;
+            }
+        }
+        rows.push(RowIdx {
+            row,
+            lo,
+            hi,
+            runs: (0, 0),
+        });
+        true
+    };
+    let mut row = (a / cols) as i64 + dr;
+    let mut start = a - a % cols;
+    if (8..=64).contains(&cols) {
+        // A crop: row by row (`row_run`: a word or two each) up to the first empty row,
+        // after which the slice must be empty.
+        while start < mask.len() {
+            match row_run(&mask[start..start + cols]) {
+                RowRun::One(lo, hi) if push(row, lo, hi) => {}
+                RowRun::Empty => return next_nonzero(mask, start).is_none(),
+                _ => return false,
+            }
+            start += cols;
+            row += 1;
+        }
+        return true;
+    }
+    // Wide rows (mostly zeros): as `scan_runs`, the mask as one byte string, from each
+    // run's start to its end and on to the next run's start, across row ends.
+    let mut a = a;
+    loop {
+        let end = start + cols;
+        let e = next_zero(mask, a).min(end);
+        if !push(row, a - start, e - 1 - start) {
+            return false;
+        }
+        match next_nonzero(mask, e) {
+            None => return true,
+            // The next run starts on the next row.
+            Some(n) if n >= end && n < end + cols => a = n,
+            // A second run in the row, or a gap after it.
+            Some(_) => return false,
+        }
+        start = end;
+        row += 1;
+    }
 }
 
 /// One component's running result.
@@ -768,11 +813,17 @@ fn best_plane(
 ) -> Option<SliceAxes> {
     let (dx, dy) = (frame.dx, frame.dy);
     let mut exact = |p: usize, beat: Option<&SliceAxes>| {
-        let it = rows[planes[p].rows.clone()]
-            .iter()
-            .map(|r| (r.row, r.lo, r.hi));
-        axes_of_rows(it, set, dx, dy, beat, &mut geom)
-            .map(|ax| frame.slice_axes(&ax, planes[p].pos))
+        let (plane, geom) = (&planes[p], &mut geom);
+        let rows = &rows[plane.rows.clone()];
+        let ax = if set == PointSet::Edges && plane.simple {
+            // Consecutive rows: the hull straight from their extremes.
+            hull_edge_rows(rows[0].row, rows.iter().map(|r| (r.lo, r.hi)), geom.hull);
+            axes_of_hull(dx, dy, beat, geom)
+        } else {
+            let it = rows.iter().map(|r| (r.row, r.lo, r.hi));
+            axes_of_rows(it, set, dx, dy, beat, geom)
+        };
+        ax.map(|ax| frame.slice_axes(&ax, plane.pos))
     };
     if !prune {
         let mut best = None;
@@ -794,15 +845,14 @@ fn best_plane(
     // choose a pair up to `TIE_MM` shorter than the calipers' longest, hence the floor's
     // margin.
     let bounds = |p: usize, fine: bool| {
-        let e = if fine {
+        let (floor, bound) = if fine {
             let it = rows[planes[p].rows.clone()]
                 .iter()
                 .map(|r| (r.row, r.lo, r.hi));
-            planes[p].coarse.refine(it)
+            bg.bounds(&planes[p].coarse.refine(it), set)
         } else {
-            planes[p].coarse
+            bg.bounds(&planes[p].coarse, set)
         };
-        let (floor, bound) = bg.bounds(&e, set);
         Bounds {
             floor: floor - 2.0 * TIE_MM,
             bound,
@@ -973,8 +1023,10 @@ mod prop {
     }
 
     /// A slice for `one_pass_equals_runs`: a disc (in pixels, often empty or touching the
-    /// edge) on a 12-row grid of `cols` columns at whole-pixel `shift` and height `z`, with
-    /// a stray pixel (a second run, a gap, or nothing new).
+    /// edge) on a 12-row grid of `cols` columns (narrow, or wider than a `row_run` word
+    /// mask) at whole-pixel `shift` and height `z`, with a stray pixel (a second run, a
+    /// gap, or nothing new); `right`: columns counted from the right edge (runs that end
+    /// at the row's end); `blank`: a row emptied (a gap in the disc).
     #[allow(clippy::type_complexity)]
     fn shifted_slice() -> impl Strategy<
         Value = (
@@ -983,14 +1035,18 @@ mod prop {
             usize,
             (f64, f64, f64, f64),
             Option<(usize, usize)>,
+            bool,
+            Option<usize>,
         ),
     > {
         (
             0usize..4,
             (-2i64..3, -2i64..3),
-            6usize..14,
+            prop_oneof![6usize..14, 62usize..70],
             (2.0f64..9.0, 2.0f64..9.0, 0.3f64..6.0, 0.3f64..6.0),
-            proptest::option::weighted(0.3, (0usize..12, 0usize..6)),
+            proptest::option::weighted(0.3, (0usize..12, prop_oneof![Just(0usize), 0usize..6])),
+            proptest::bool::ANY,
+            proptest::option::weighted(0.2, 0usize..12),
         )
     }
 
@@ -1067,16 +1123,22 @@ mod prop {
             const R: usize = 12;
             let slices = slices
                 .into_iter()
-                .map(|(z, (sr, sc), cols, (cy, cx, ry, rx), stray)| {
+                .map(|(z, (sr, sc), cols, (cy, cx, ry, rx), stray, right, blank)| {
+                    let col = |c: usize| if right { cols - 1 - c } else { c };
                     let mut mask = vec![0u8; R * cols];
                     for r in 0..R {
                         for c in 0..cols {
                             let (u, v) = ((r as f64 - cy) / ry, (c as f64 - cx) / rx);
-                            mask[r * cols + c] = u8::from(u * u + v * v <= 1.0);
+                            // Inside values of every high and low bit pattern.
+                            let inside = [1, 0x80, 0xff, 2][(r + c) % 4];
+                            mask[r * cols + col(c)] = inside * u8::from(u * u + v * v <= 1.0);
                         }
                     }
                     if let Some((r, c)) = stray {
-                        mask[r * cols + c.min(cols - 1)] = 1;
+                        mask[r * cols + col(c.min(cols - 1))] = 1;
+                    }
+                    if let Some(r) = blank {
+                        mask[r * cols..(r + 1) * cols].fill(0);
                     }
                     MaskSlice {
                         grid: PlaneGrid {

@@ -267,20 +267,50 @@ pub(crate) fn row_extent(row: &[u8]) -> Option<(usize, usize)> {
 
 #[inline]
 pub(crate) fn first_nonzero(row: &[u8]) -> Option<usize> {
-    let mut chunks = row.chunks_exact(8);
+    let k = find_byte(row, |w| w);
+    (k < row.len()).then_some(k)
+}
+
+/// The first byte sought in `bytes`, or `bytes.len()`: `lanes` maps eight bytes (a
+/// little-endian word) to a word with bits in the lanes of the bytes sought, exact at
+/// least in the lowest one. Eight bytes at a time; the last eight overlap the ones before
+/// when the length is no multiple of eight (no byte loop).
+#[inline(always)]
+fn find_byte(bytes: &[u8], lanes: impl Fn(u64) -> u64) -> usize {
+    let n = bytes.len();
+    let mut chunks = bytes.chunks_exact(8);
     let mut base = 0;
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if w != 0 {
-            return Some(base + (w.trailing_zeros() / 8) as usize);
+        let l = lanes(word(c));
+        if l != 0 {
+            return base + (l.trailing_zeros() / 8) as usize;
         }
         base += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&v| v != 0)
-        .map(|k| base + k)
+    let rem = chunks.remainder().len();
+    let l = if rem == 0 {
+        return n;
+    } else if n >= 8 {
+        // The last eight bytes, shifted so that only the `rem` not yet read are left; the
+        // ones shifted out had no lane set.
+        lanes(word(&bytes[n - 8..])) >> (8 * (8 - rem))
+    } else {
+        let mut w = [0u8; 8];
+        w[..rem].copy_from_slice(bytes);
+        // Lanes of the zero padding past `n` do not count.
+        lanes(word(&w)) & (u64::MAX >> (8 * (8 - rem)))
+    };
+    if l != 0 {
+        base + (l.trailing_zeros() / 8) as usize
+    } else {
+        n
+    }
+}
+
+/// The eight bytes of `c` as a little-endian word.
+#[inline(always)]
+fn word(c: &[u8]) -> u64 {
+    u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
 }
 
 #[inline]
@@ -292,7 +322,7 @@ pub(crate) fn last_nonzero(row: &[u8]) -> Option<usize> {
     }
     let mut end = n - tail;
     for c in row[..end].rchunks_exact(8) {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let w = word(c);
         if w != 0 {
             return Some(end - 1 - (w.leading_zeros() / 8) as usize);
         }
@@ -301,34 +331,74 @@ pub(crate) fn last_nonzero(row: &[u8]) -> Option<usize> {
     None
 }
 
+/// The inside pixels of one mask row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowRun {
+    Empty,
+    /// One run, from the first to the last inside column.
+    One(usize, usize),
+    /// Two runs or more.
+    Several,
+}
+
+/// Bit k set when byte k of `w` (little-endian) is non-zero.
+#[inline(always)]
+fn nonzero_bits(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // The high bit of every non-zero byte (no carry crosses a byte), then those eight
+    // bits gathered into the top byte by one multiplication (no two partial products
+    // meet).
+    let high = ((w & LOW7).wrapping_add(LOW7) | w) & !LOW7;
+    (high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// The inside pixels of a mask row of 8 to 64 bytes (a lesion's crop), in one pass: the
+/// row becomes a bit mask, eight bytes per word, the last word overlapping the one before
+/// when the width is no multiple of eight. No byte loop, no search for run ends.
+#[inline]
+pub(crate) fn row_run(row: &[u8]) -> RowRun {
+    let n = row.len();
+    debug_assert!((8..=64).contains(&n), "row_run of a row of {n} bytes");
+    let mut chunks = row.chunks_exact(8);
+    let mut bits = 0u64;
+    for (k, c) in (&mut chunks).enumerate() {
+        bits |= nonzero_bits(word(c)) << (8 * k);
+    }
+    let rem = chunks.remainder().len();
+    if rem > 0 {
+        // The last eight bytes: the top `rem` of their bits are the ones not yet read.
+        bits |= nonzero_bits(word(&row[n - 8..])) >> (8 - rem) << (n - rem);
+    }
+    if bits == 0 {
+        return RowRun::Empty;
+    }
+    let lo = bits.trailing_zeros();
+    let from_lo = bits >> lo;
+    // One run when the bits from the first one on are all ones.
+    if from_lo & from_lo.wrapping_add(1) == 0 {
+        RowRun::One(lo as usize, 63 - bits.leading_zeros() as usize)
+    } else {
+        RowRun::Several
+    }
+}
+
 /// Next non-zero byte at or after `from`.
 #[inline]
 pub(crate) fn next_nonzero(row: &[u8], from: usize) -> Option<usize> {
     first_nonzero(&row[from..]).map(|k| from + k)
 }
 
+/// The high bit of the lowest zero byte of `w` set, and none below it (classic SWAR
+/// test: above the lowest zero byte, a borrow may set a lane of a non-zero byte).
+#[inline(always)]
+fn zero_lanes(w: u64) -> u64 {
+    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
+}
+
 /// Next zero byte at or after `from` (or `row.len()`).
 #[inline]
 pub(crate) fn next_zero(row: &[u8], from: usize) -> usize {
-    let rest = &row[from..];
-    let mut chunks = rest.chunks_exact(8);
-    let mut base = 0;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // A byte is zero iff its lane of `has_zero` is set (classic SWAR test, exact for
-        // the lowest zero byte, which is the one we want).
-        let has_zero = w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080;
-        if has_zero != 0 {
-            return from + base + (has_zero.trailing_zeros() / 8) as usize;
-        }
-        base += 8;
-    }
-    from + base
-        + chunks
-            .remainder()
-            .iter()
-            .position(|&v| v == 0)
-            .unwrap_or(chunks.remainder().len())
+    from + find_byte(&row[from..], zero_lanes)
 }
 
 #[cfg(test)]
@@ -346,12 +416,19 @@ mod tests {
                             .wrapping_mul(6364136223846793005)
                             .wrapping_add(1442695040888963407);
                         let r = (seed >> 33) as u32;
-                        if r % 3 == 0 { (r >> 8) as u8 | 1 } else { 0 }
+                        if r % 3 == 0 {
+                            ((r >> 8) as u8).max(1)
+                        } else {
+                            0
+                        }
                     })
                     .collect();
                 let naive_first = row.iter().position(|&v| v != 0);
                 let naive_last = row.iter().rposition(|&v| v != 0);
                 assert_eq!(row_extent(&row), naive_first.zip(naive_last));
+                if len >= 8 {
+                    assert_eq!(row_run(&row), naive_run(&row), "{row:?}");
+                }
                 for from in 0..len {
                     let nz = row[from..].iter().position(|&v| v != 0).map(|k| from + k);
                     let z = row[from..]
@@ -360,6 +437,41 @@ mod tests {
                         .map_or(len, |k| from + k);
                     assert_eq!(next_nonzero(&row, from), nz);
                     assert_eq!(next_zero(&row, from), z);
+                }
+            }
+        }
+    }
+
+    fn naive_run(row: &[u8]) -> RowRun {
+        match (
+            row.iter().position(|&v| v != 0),
+            row.iter().rposition(|&v| v != 0),
+        ) {
+            (Some(a), Some(b)) if row[a..=b].iter().all(|&v| v != 0) => RowRun::One(a, b),
+            (Some(_), _) => RowRun::Several,
+            _ => RowRun::Empty,
+        }
+    }
+
+    #[test]
+    fn row_run_finds_one_run_and_its_holes() {
+        for len in (8..40usize).chain([63, 64]) {
+            for a in 0..len {
+                for b in a..len {
+                    for hole in (a..=b).map(Some).chain([None]) {
+                        // Non-zero bytes of every high and low bit pattern.
+                        let row: Vec<u8> = (0..len)
+                            .map(|k| {
+                                let inside = (a..=b).contains(&k) && Some(k) != hole;
+                                if inside {
+                                    [1u8, 0x80, 0xff, 0x7f, 2][k % 5]
+                                } else {
+                                    0
+                                }
+                            })
+                            .collect();
+                        assert_eq!(row_run(&row), naive_run(&row), "{row:?}");
+                    }
                 }
             }
         }

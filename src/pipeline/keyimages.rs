@@ -190,9 +190,9 @@ fn on_plane(polys: &[Vec<[f64; 3]>], point: [f64; 3], normal: [f64; 3]) -> Vec<V
 /// Key images for the report and the files under `images/`, named by timepoint index so the
 /// names carry no date or name: `images/<patient>/<timepoint>_<lesion>.png`.
 pub fn finish_images(
-    stored: &[StoredImage],
+    stored: Vec<StoredImage>,
     timepoint_of: &BTreeMap<(String, String), usize>,
-) -> Vec<(String, KeyImage, Vec<u8>)> {
+) -> Vec<(String, KeyImage)> {
     use crate::report::keyimage::safe_file_stem;
     let mut out = Vec::new();
     for s in stored {
@@ -208,15 +208,14 @@ pub fn finish_images(
         out.push((
             rel,
             KeyImage {
-                patient_id: s.patient_id.clone(),
-                lesion_id: s.lesion_id.clone(),
+                patient_id: s.patient_id,
+                lesion_id: s.lesion_id,
                 timepoint: tp,
-                study_date: s.study_date.clone(),
-                caption: s.caption.clone(),
-                source: ImageSource::Png(s.crop.clone()),
-                thumbnail: Some(ImageSource::Png(s.thumbnail.clone())),
+                study_date: s.study_date,
+                caption: s.caption,
+                source: ImageSource::Png(s.crop),
+                thumbnail: Some(ImageSource::Png(s.thumbnail)),
             },
-            s.crop.clone(),
         ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));

@@ -137,7 +137,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<CohortSummary, RunError> 
             clinical: &clinical,
             config: &config,
             response: &response_cfg,
-            images: &images,
+            images,
         },
     )?)
 }

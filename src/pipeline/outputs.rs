@@ -53,7 +53,7 @@ pub struct CohortInputs<'a> {
     pub config: &'a Config,
     pub response: &'a response::Config,
     /// Rendered key images (from the run's per-study results, or a merge's shard folders).
-    pub images: &'a [StoredImage],
+    pub images: Vec<StoredImage>,
 }
 
 /// Computes and writes every cohort output into `out` (each file atomically, replaced as a
@@ -165,16 +165,19 @@ pub fn write_cohort_outputs(
         .iter()
         .map(|t| ((t.patient_id.clone(), t.study_date.clone()), t.timepoint))
         .collect();
-    let finished = finish_images(images, &timepoint_of);
-    let mut index_rows = Vec::with_capacity(finished.len());
-    let mut files: Vec<(PathBuf, &[u8])> = Vec::with_capacity(2 * finished.len());
+    let (rels, key_images): (Vec<String>, Vec<KeyImage>) =
+        finish_images(images, &timepoint_of).into_iter().unzip();
+    let mut index_rows = Vec::with_capacity(key_images.len());
+    let mut files: Vec<(PathBuf, &[u8])> = Vec::with_capacity(2 * key_images.len());
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    for (rel, ki, crop) in &finished {
+    for (rel, ki) in rels.into_iter().zip(&key_images) {
         let thumb_rel = rel.replace(".png", "_thumb.png");
-        if let Some(dir) = out.join(rel).parent() {
+        if let Some(dir) = out.join(&rel).parent() {
             dirs.insert(dir.to_path_buf());
         }
-        files.push((out.join(rel), crop));
+        if let ImageSource::Png(crop) = &ki.source {
+            files.push((out.join(&rel), crop));
+        }
         if let Some(ImageSource::Png(t)) = &ki.thumbnail {
             files.push((out.join(&thumb_rel), t));
         }
@@ -184,7 +187,7 @@ pub fn write_cohort_outputs(
             study_date: ki.study_date.clone(),
             lesion_id: ki.lesion_id.clone(),
             caption: ki.caption.clone(),
-            file: rel.clone(),
+            file: rel,
             thumbnail: thumb_rel,
         });
     }
@@ -194,28 +197,32 @@ pub fn write_cohort_outputs(
             source,
         })?;
     }
-    set.add_many_rebuildable(&files)?;
-    set.add_bytes(
-        &out.join(IMAGES_INDEX),
-        csv_string("images/index.csv", IMAGE_INDEX_HEADER, &index_rows)?.as_bytes(),
-    )?;
-    let key_images: Vec<KeyImage> = finished.into_iter().map(|(_, k, _)| k).collect();
-    let key_images = key_images.as_slice();
     let input = ReportInput {
         title: "oncometry report",
         quality: &quality,
         patients: &patients,
         timepoints: &cohort.timepoints,
         endpoints: &endpoints,
-        key_images,
+        key_images: &key_images,
     };
+    // The image files are written (file-system bound) while the report, which embeds them
+    // (base64, CPU bound), is rendered.
+    let (written, report) = rayon::join(
+        || set.add_many_rebuildable(&files),
+        || render_report(&input),
+    );
+    written?;
+    set.add_bytes(
+        &out.join(IMAGES_INDEX),
+        csv_string("images/index.csv", IMAGE_INDEX_HEADER, &index_rows)?.as_bytes(),
+    )?;
     for fig in figures(&input) {
         set.add_bytes(
             &out.join("figures").join(&fig.file_name),
             fig.svg.as_bytes(),
         )?;
     }
-    set.add_bytes(&out.join("report.html"), render_report(&input).as_bytes())?;
+    set.add_bytes(&out.join("report.html"), report.as_bytes())?;
     set.commit()?;
 
     let model_warnings = endpoints

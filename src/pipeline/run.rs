@@ -389,7 +389,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                 clinical: &clinical,
                 config: &opts.config,
                 response: &opts.response,
-                images: &stored_images,
+                images: stored_images,
             },
         )
     })?;

@@ -815,15 +815,25 @@ fn draw_crop(
             let (w, h) = (w as usize, h as usize);
             // An inside pixel with an outside 4-neighbour; the image border is no edge. Only
             // the span of each row where the mask was sampled can hold one.
+            // Beyond the border counts as inside: a row stands in for its missing neighbour
+            // row (where it matters, the pixel itself is inside). Whole-row slices and
+            // non-short-circuit tests keep the loop free of per-pixel index arithmetic.
             for (y, &(xa, xb)) in spans.iter().enumerate() {
+                let row = &inside[y * w..][..w];
+                let up = if y > 0 {
+                    &inside[(y - 1) * w..][..w]
+                } else {
+                    row
+                };
+                let down = if y + 1 < h {
+                    &inside[(y + 1) * w..][..w]
+                } else {
+                    row
+                };
                 for x in xa as usize..xb as usize {
-                    let i = y * w + x;
-                    let edge = inside[i]
-                        && (x > 0 && !inside[i - 1]
-                            || x + 1 < w && !inside[i + 1]
-                            || y > 0 && !inside[i - w]
-                            || y + 1 < h && !inside[i + w]);
-                    if edge {
+                    let left = x == 0 || row[x - 1];
+                    let right = x + 1 == w || row[x + 1];
+                    if row[x] & !(left & right & up[x] & down[x]) {
                         out.put(x as u32, y as u32, outline);
                     }
                 }

@@ -409,7 +409,9 @@ fn decode_slice_inner(
     })
 }
 
-/// One frame's stored samples, in native byte order, and how to read them.
+/// One frame's stored samples as the value's `to_bytes` gives them (native byte order for
+/// the usual 8-bit OB and 16-bit OW data, exactly what dicom-pixeldata copies out in every
+/// case), and how to read them.
 struct Samples<'a> {
     data: &'a [u8],
     rows: usize,
@@ -428,6 +430,16 @@ struct Samples<'a> {
 fn native_frame<'o>(h: &Header<'o>, ts_uid: &str, frame: u32) -> Option<Samples<'o>> {
     let ts = TransferSyntaxRegistry.get(ts_uid)?;
     if ts.is_encapsulated_pixel_data() || !ts.can_decode_all() {
+        return None;
+    }
+    // What dicom-pixeldata requires before it decodes, so that a file it refuses (as
+    // pydicom does: no HighBit, PhotometricInterpretation or SamplesPerPixel) is still
+    // refused with its reason rather than decoded here.
+    let present = |tag| h.obj.get(tag).is_some();
+    if !present(tags::SAMPLES_PER_PIXEL)
+        || !present(tags::PHOTOMETRIC_INTERPRETATION)
+        || !present(tags::HIGH_BIT)
+    {
         return None;
     }
     let int = |tag| h.int("", tag).ok().flatten();
@@ -1014,5 +1026,32 @@ mod tests {
             native >= 20 && compared > native,
             "{native} native of {compared} compared"
         );
+    }
+
+    /// A file dicom-pixeldata refuses for a missing required attribute (as pydicom does) is
+    /// refused on the native path too, not decoded with a default.
+    #[test]
+    fn native_frames_are_refused_where_the_codec_refuses() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/images/pydicom/CT_small.dcm");
+        let dir = tempfile::tempdir().unwrap();
+        assert!(decode_slice(&src, 0).is_ok());
+        for tag in [
+            tags::HIGH_BIT,
+            tags::PHOTOMETRIC_INTERPRETATION,
+            tags::SAMPLES_PER_PIXEL,
+        ] {
+            let mut obj = dicom_object::open_file(&src).unwrap();
+            assert!(obj.remove_element(tag), "{tag}");
+            let p = dir
+                .path()
+                .join(format!("{:04X}{:04X}.dcm", tag.group(), tag.element()));
+            obj.write_to_file(&p).unwrap();
+            assert!(
+                decode_slice_inner(&p, 0, true).is_err(),
+                "codec decoded without {tag}"
+            );
+            assert!(decode_slice(&p, 0).is_err(), "native decoded without {tag}");
+        }
     }
 }

@@ -251,8 +251,9 @@ impl OutputSet {
                 source: e.error,
             })?;
             // A rebuildable file's data is not fsynced, so neither is its rename: its folder
-            // is synced only if it also holds a file of the set (one fsync per patient's
-            // image folder was a tenth of a second on 200 patients).
+            // is synced only if it also holds a file of the set. The next run that writes
+            // its outputs compares each such file with what it would write and rewrites a
+            // lost or empty one.
             if i < rebuildable {
                 continue;
             }

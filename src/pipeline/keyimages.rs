@@ -3,7 +3,7 @@
 //! and drawn with the outline and both axes. A slice that cannot be found or decoded only
 //! costs the picture: the lesion keeps its numbers and the reason goes to the log.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -195,16 +195,29 @@ pub fn finish_images(
 ) -> Vec<(String, KeyImage)> {
     use crate::report::keyimage::safe_file_stem;
     let mut out = Vec::new();
+    // Two images can want one name (two annotation objects of one day naming a lesion
+    // alike, or IDs that differ only in characters a file name cannot hold): the later
+    // ones get `_2`, `_3`, ... in the order stored, instead of failing the output set.
+    let mut taken: HashSet<String> = HashSet::new();
     for s in stored {
         let Some(&tp) = timepoint_of.get(&(s.patient_id.clone(), s.study_date.clone())) else {
             continue;
         };
-        let rel = format!(
-            "images/{}/{}_{}.png",
+        let stem = format!(
+            "images/{}/{}_{}",
             safe_file_stem(&s.patient_id),
             tp,
             safe_file_stem(&s.lesion_id)
         );
+        // The crop and its thumbnail (`_thumb.png`) both need a free name.
+        let mut rel = format!("{stem}.png");
+        let mut n = 1;
+        while taken.contains(&rel) || taken.contains(&thumbnail_name(&rel)) {
+            n += 1;
+            rel = format!("{stem}_{n}.png");
+        }
+        taken.insert(thumbnail_name(&rel));
+        taken.insert(rel.clone());
         out.push((
             rel,
             KeyImage {
@@ -222,6 +235,11 @@ pub fn finish_images(
     out
 }
 
+/// The file name of a key image's thumbnail, beside it.
+pub fn thumbnail_name(rel: &str) -> String {
+    rel.replace(".png", "_thumb.png")
+}
+
 fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
@@ -236,4 +254,35 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
         a[2] * b[0] - a[0] * b[2],
         a[0] * b[1] - a[1] * b[0],
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Images that would share a file name (same patient, day and lesion ID, or IDs alike
+    /// once made safe, or an ID ending like a thumbnail) all get one of their own.
+    #[test]
+    fn every_key_image_gets_its_own_file_names() {
+        let image = |lesion: &str| StoredImage {
+            patient_id: "P/1".into(),
+            study_date: "20240101".into(),
+            lesion_id: lesion.into(),
+            caption: String::new(),
+            crop: vec![1],
+            thumbnail: vec![2],
+        };
+        let stored = ["L1", "L1", "L?1", "L1_thumb", "L1_2", "L2"]
+            .map(image)
+            .to_vec();
+        let timepoint_of = BTreeMap::from([(("P/1".to_string(), "20240101".to_string()), 0)]);
+        let finished = finish_images(stored, &timepoint_of);
+        assert_eq!(finished.len(), 6);
+        let mut names = HashSet::new();
+        for (rel, _) in &finished {
+            assert!(rel.starts_with("images/P_1/0_"), "{rel}");
+            assert!(names.insert(rel.clone()), "{rel} twice");
+            assert!(names.insert(thumbnail_name(rel)), "{rel}'s thumbnail twice");
+        }
+    }
 }

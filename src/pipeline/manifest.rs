@@ -961,24 +961,31 @@ impl Manifest {
         tx.commit().map_err(e)
     }
 
-    /// Every stored key image, by (patient, study) then in the order stored.
-    pub fn images(&self) -> Result<Vec<StoredImage>, ManifestError> {
+    /// Every stored key image with its study's UID, by (patient, study) then in the order
+    /// stored. The order and the UID are those of the study's result (`results`), whose
+    /// patient decides the shard, not the PatientID an annotation object carried.
+    pub fn images(&self) -> Result<Vec<(String, StoredImage)>, ManifestError> {
         let mut st = self
             .conn
             .prepare(
-                "SELECT patient_id, study_date, lesion_id, caption, crop, thumbnail
-                 FROM images ORDER BY patient_id, study_uid, seq",
+                "SELECT i.study_uid, i.patient_id, i.study_date, i.lesion_id, i.caption,
+                        i.crop, i.thumbnail
+                 FROM images i JOIN results r USING (study_uid)
+                 ORDER BY r.patient_id, i.study_uid, i.seq",
             )
             .map_err(|e| self.err(e))?;
         st.query_map([], |r| {
-            Ok(StoredImage {
-                patient_id: r.get(0)?,
-                study_date: r.get(1)?,
-                lesion_id: r.get(2)?,
-                caption: r.get(3)?,
-                crop: r.get(4)?,
-                thumbnail: r.get(5)?,
-            })
+            Ok((
+                r.get(0)?,
+                StoredImage {
+                    patient_id: r.get(1)?,
+                    study_date: r.get(2)?,
+                    lesion_id: r.get(3)?,
+                    caption: r.get(4)?,
+                    crop: r.get(5)?,
+                    thumbnail: r.get(6)?,
+                },
+            ))
         })
         .and_then(|rows| rows.collect())
         .map_err(|e| self.err(e))
@@ -1305,7 +1312,7 @@ mod tests {
             m.images()
                 .unwrap()
                 .into_iter()
-                .map(|i| (i.patient_id, i.lesion_id, i.thumbnail))
+                .map(|(_, i)| (i.patient_id, i.lesion_id, i.thumbnail))
                 .collect()
         };
         assert_eq!(

@@ -10,7 +10,7 @@ use super::atomic::{AtomicError, OutputSet};
 use super::clinical::ClinicalTable;
 use super::cohort::survival_analyses;
 use super::config::Config;
-use super::keyimages::{StoredImage, finish_images};
+use super::keyimages::{StoredImage, finish_images, thumbnail_name};
 use crate::report::writers::{LESIONS_HEADER, PATIENTS_HEADER, TIMEPOINTS_HEADER};
 use crate::report::{
     DataQuality, EndpointResults, ImageSource, KeyImage, LesionRow, QuarantinedFile, ReportInput,
@@ -171,7 +171,7 @@ pub fn write_cohort_outputs(
     let mut files: Vec<(PathBuf, &[u8])> = Vec::with_capacity(2 * key_images.len());
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for (rel, ki) in rels.into_iter().zip(&key_images) {
-        let thumb_rel = rel.replace(".png", "_thumb.png");
+        let thumb_rel = thumbnail_name(&rel);
         if let Some(dir) = out.join(&rel).parent() {
             dirs.insert(dir.to_path_buf());
         }

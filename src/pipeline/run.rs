@@ -4,7 +4,7 @@
 //! files changed (then recomputes response and survival over everything); every output is
 //! replaced atomically; SIGINT/SIGTERM stop between studies with what was done kept.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -314,8 +314,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     // 4. Every stored result of this shard (fresh and reused) → the cohort outputs.
     let mut lesions = Vec::new();
     let mut measure_problems = Vec::new();
-    let mut stored_images = manifest.images()?;
-    stored_images.retain(|i| want(&i.patient_id));
+    let mut read = HashSet::new();
     for stored in manifest.results()? {
         if !want(&stored.patient_id) {
             continue;
@@ -324,6 +323,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
             Ok(r) => {
                 lesions.extend(r.rows);
                 measure_problems.extend(r.quarantined);
+                read.insert(stored.study_uid);
             }
             Err(e) => log.warn(
                 "stored_result_unreadable",
@@ -332,6 +332,13 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         }
     }
     sort_lesions(&mut lesions);
+    // The images of exactly the results read: same shard, same readable studies.
+    let stored_images: Vec<StoredImage> = manifest
+        .images()?
+        .into_iter()
+        .filter(|(study, _)| read.contains(study))
+        .map(|(_, image)| image)
+        .collect();
 
     let shard_index = shard_index(&index, shard);
     let mut problems: Vec<(String, String)> = Vec::new();

@@ -359,7 +359,7 @@ pub fn read_seg(
                 // BINARY, the usual SEG: unpack whole bytes (LSB first) when the frame starts
                 // on a byte boundary; this loop touches every pixel of every frame.
                 let start = fi * px;
-                if start % 8 == 0 {
+                if start.is_multiple_of(8) {
                     for (chunk, &byte) in mask.chunks_mut(8).zip(&raw[start / 8..]) {
                         for (i, m) in chunk.iter_mut().enumerate() {
                             *m = (byte >> i) & 1;

@@ -124,16 +124,16 @@ pub(crate) fn validate_grid_cached(
 ) -> Result<V3, MeasureError> {
     let (r, c, s) = (g.row_dir, g.col_dir, g.spacing);
     let key = [r[0], r[1], r[2], c[0], c[1], c[2], s[0], s[1]].map(f64::to_bits);
-    if let Some((k, n)) = cache {
-        if *k == key {
-            validate_size(g, mask_len)?;
-            if !finite3(g.origin) {
-                return Err(MeasureError::InvalidGeometry(
-                    "origin or direction has a non-finite component".into(),
-                ));
-            }
-            return Ok(*n);
+    if let Some((k, n)) = cache
+        && *k == key
+    {
+        validate_size(g, mask_len)?;
+        if !finite3(g.origin) {
+            return Err(MeasureError::InvalidGeometry(
+                "origin or direction has a non-finite component".into(),
+            ));
         }
+        return Ok(*n);
     }
     let n = validate_grid(g, mask_len)?;
     *cache = Some((key, n));

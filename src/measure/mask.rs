@@ -828,10 +828,10 @@ fn best_plane(
     if !prune {
         let mut best = None;
         for p in 0..planes.len() {
-            if let Some(sa) = exact(p, best.as_ref()) {
-                if better(&sa, &best) {
-                    best = Some(sa);
-                }
+            if let Some(sa) = exact(p, best.as_ref())
+                && better(&sa, &best)
+            {
+                best = Some(sa);
             }
         }
         return best;
@@ -869,10 +869,10 @@ fn best_plane(
             if loses(&bp) || loses(&bounds(p, true)) {
                 continue;
             }
-            if let Some(sa) = exact(p, Some(b)) {
-                if better(&sa, &best) {
-                    best = Some(sa);
-                }
+            if let Some(sa) = exact(p, Some(b))
+                && better(&sa, &best)
+            {
+                best = Some(sa);
             }
             continue;
         }
@@ -904,10 +904,10 @@ fn best_plane(
         }
         held = None;
         best = exact(k, None);
-        if let Some(sa) = exact(p, best.as_ref()) {
-            if better(&sa, &best) {
-                best = Some(sa);
-            }
+        if let Some(sa) = exact(p, best.as_ref())
+            && better(&sa, &best)
+        {
+            best = Some(sa);
         }
     }
     if let Some((k, _)) = held {

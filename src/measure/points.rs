@@ -27,12 +27,12 @@ pub(crate) fn levels(
     // A level at the height of the last one widens it.
     #[inline(always)]
     fn push(levels: &mut Vec<(i64, i64, i64)>, y: i64, lo: i64, hi: i64) {
-        if let Some(last) = levels.last_mut() {
-            if last.0 == y {
-                last.1 = last.1.min(lo);
-                last.2 = last.2.max(hi);
-                return;
-            }
+        if let Some(last) = levels.last_mut()
+            && last.0 == y
+        {
+            last.1 = last.1.min(lo);
+            last.2 = last.2.max(hi);
+            return;
         }
         levels.push((y, lo, hi));
     }
@@ -416,7 +416,7 @@ mod tests {
                             .wrapping_mul(6364136223846793005)
                             .wrapping_add(1442695040888963407);
                         let r = (seed >> 33) as u32;
-                        if r % 3 == 0 {
+                        if r.is_multiple_of(3) {
                             ((r >> 8) as u8).max(1)
                         } else {
                             0

@@ -175,10 +175,10 @@ impl Drop for OutputLock {
 /// The holder may have just taken the lock and not yet written its line: retry briefly.
 fn read_holder_of_live_lock(path: &Path) -> Option<LockHolder> {
     for _ in 0..10 {
-        if let Ok(raw) = fs::read_to_string(path) {
-            if let Ok(h) = serde_json::from_str::<LockHolder>(raw.trim()) {
-                return Some(h);
-            }
+        if let Ok(raw) = fs::read_to_string(path)
+            && let Ok(h) = serde_json::from_str::<LockHolder>(raw.trim())
+        {
+            return Some(h);
         }
         std::thread::sleep(Duration::from_millis(20));
     }

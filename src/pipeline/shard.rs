@@ -109,12 +109,12 @@ impl Shard {
                 ))
             })?;
             let task_count = num("SLURM_ARRAY_TASK_COUNT")?;
-            if let (Some(max), Some(n)) = (num("SLURM_ARRAY_TASK_MAX")?, task_count) {
-                if max.checked_sub(min).map(|span| span + 1) != Some(n) {
-                    return Err(ShardError::Environment(format!(
-                        "the Slurm array {min}-{max} has {n} tasks: it is not contiguous with step 1; pass --shard I/N"
-                    )));
-                }
+            if let (Some(max), Some(n)) = (num("SLURM_ARRAY_TASK_MAX")?, task_count)
+                && max.checked_sub(min).map(|span| span + 1) != Some(n)
+            {
+                return Err(ShardError::Environment(format!(
+                    "the Slurm array {min}-{max} has {n} tasks: it is not contiguous with step 1; pass --shard I/N"
+                )));
             }
             let count = match (count, task_count) {
                 (Some(c), Some(n)) if c != n => {

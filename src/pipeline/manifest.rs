@@ -13,7 +13,7 @@
 //!   hash that produced it.
 //! - `images`: the key images drawn with a study's result (PNG blobs with the lesion they
 //!   show), kept as blobs beside it rather than base64 inside it: an unchanged study's images
-//!   are reused like its result, and go away with it (a trigger).
+//!   are reused like its result, and go away with it, deleted or replaced (a trigger).
 //!
 //! A study is **dirty** when it has no result, when its fingerprint differs (a file was
 //! added, changed or removed) or when the config hash differs; otherwise its stored result is
@@ -510,8 +510,11 @@ impl Manifest {
                 detail: format!("journal mode stays {mode}"),
             });
         }
+        // recursive_triggers: SQLite fires delete triggers for the rows an INSERT OR
+        // REPLACE removes only with it on, so a replaced result drops its images through
+        // the same trigger as a deleted one.
         m.conn
-            .execute_batch("PRAGMA synchronous = FULL;")
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA recursive_triggers = ON;")
             .map_err(|e| m.err(e))?;
         m.ensure_schema()?;
         Ok(m)
@@ -878,27 +881,7 @@ impl Manifest {
         config_hash: &str,
         result: &[u8],
     ) -> Result<(), ManifestError> {
-        let path = self.path.clone();
-        let e = |err| sqlite(&path, err);
-        let tx = self.conn.transaction().map_err(e)?;
-        // REPLACE fires no delete trigger: the old result's images go explicitly.
-        tx.execute("DELETE FROM images WHERE study_uid = ?1", [&work.study_uid])
-            .map_err(e)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO results
-                (study_uid, patient_id, fingerprint, config_hash, result, stored_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                work.study_uid,
-                work.patient_id,
-                work.fingerprint.as_slice(),
-                config_hash,
-                result,
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)
+        self.store_results(&[(work, result.to_vec(), Vec::new())], config_hash)
     }
 
     /// Stores several studies' results in one transaction (all or none): a run stores a
@@ -920,9 +903,6 @@ impl Manifest {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(e)?;
-            let mut drop_images = tx
-                .prepare("DELETE FROM images WHERE study_uid = ?1")
-                .map_err(e)?;
             let mut put_image = tx
                 .prepare(
                     "INSERT INTO images
@@ -931,8 +911,6 @@ impl Manifest {
                 )
                 .map_err(e)?;
             for (work, result, images) in items {
-                // REPLACE fires no delete trigger: the old result's images go explicitly.
-                drop_images.execute([&work.study_uid]).map_err(e)?;
                 put.execute(params![
                     work.study_uid,
                     work.patient_id,

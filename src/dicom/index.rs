@@ -814,12 +814,7 @@ mod lean_tests {
                 let meta =
                     dicom_object::meta::FileMetaTable::from_reader(&bytes[128..start]).unwrap();
                 let uid = meta.transfer_syntax().trim_end_matches('\0').to_owned();
-                let media = meta
-                    .media_storage_sop_class_uid()
-                    .trim_end_matches('\0')
-                    .trim()
-                    .to_owned();
-                let media = (!media.is_empty()).then_some(media);
+                let media = crate::dicom::open::media_sop_class(&meta);
                 if uid == "1.2.840.10008.1.2.1.99" {
                     use std::io::Read;
                     let mut out = Vec::new();

@@ -144,15 +144,11 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
             let obj = opts.from_reader(&f).map_err(parse_err)?;
             let meta = obj.meta();
             let ts = meta.transfer_syntax().trim_end_matches('\0').to_owned();
-            let sop_class = meta
-                .media_storage_sop_class_uid()
-                .trim_end_matches('\0')
-                .trim()
-                .to_owned();
+            let media_sop_class = media_sop_class(meta);
             Opened {
                 obj: obj.into_inner(),
                 transfer_syntax: ts,
-                media_sop_class: (!sop_class.is_empty()).then_some(sop_class),
+                media_sop_class,
                 bare: false,
             }
         }
@@ -188,6 +184,15 @@ pub fn open(path: &Path, file: &str, mode: ReadMode) -> Result<Probe, DicomError
         check_full_pixel_data(file, &opened)?;
     }
     Ok(Probe::Dicom(Box::new(opened)))
+}
+
+/// The file meta's MediaStorageSOPClassUID without its padding, `None` when empty.
+pub fn media_sop_class(meta: &dicom_object::meta::FileMetaTable) -> Option<String> {
+    let uid = meta
+        .media_storage_sop_class_uid()
+        .trim_end_matches('\0')
+        .trim();
+    (!uid.is_empty()).then(|| uid.to_owned())
 }
 
 /// A deflated data set is only known to be whole once all of it is inflated, so inflate it
@@ -256,12 +261,7 @@ fn open_deflated(
         file: file.to_owned(),
         reason: one_line(&e.to_string()),
     };
-    let sop_class = meta
-        .media_storage_sop_class_uid()
-        .trim_end_matches('\0')
-        .trim()
-        .to_owned();
-    let media_sop_class = (!sop_class.is_empty()).then_some(sop_class);
+    let media_sop_class = media_sop_class(&meta);
     // Parsed as what it now is: an explicit VR little endian data set.
     let obj = match mode {
         ReadMode::Header => {

@@ -314,6 +314,16 @@ fn one_component(planes: &[Plane], rows: &[RowIdx], adjacent_mm: f64) -> bool {
         })
 }
 
+/// One past the last slice of the plane that starts at `order[k]`: the slices (sorted by
+/// position) within `SAME_PLANE_MM` of it. `build_runs` and `scan_simple` group planes so.
+fn plane_end(order: &[(f64, usize)], k: usize) -> usize {
+    let pos = order[k].0;
+    k + order[k..]
+        .iter()
+        .take_while(|&&(p, _)| p - pos <= SAME_PLANE_MM)
+        .count()
+}
+
 /// Runs, rows and planes of any lesion on the frame's grid (slices on one plane OR-ed).
 fn build_runs(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<(), MeasureError> {
     sc.runs.clear();
@@ -321,13 +331,13 @@ fn build_runs(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<()
     sc.planes.clear();
     let mut k = 0;
     while k < sc.order.len() {
-        let pos = sc.order[k].0;
+        let (pos, plane) = (sc.order[k].0, k..plane_end(&sc.order, k));
+        k = plane.end;
         let run_start = sc.runs.len();
         let mut n_slices = 0;
-        while k < sc.order.len() && sc.order[k].0 - pos <= SAME_PLANE_MM {
-            let idx = sc.order[k].1;
+        for j in plane {
+            let idx = sc.order[j].1;
             let s = &lesion.slices[idx];
-            k += 1;
             // Empty slices need no place on the frame's grid (and may have none).
             let Some(first) = first_nonzero(&s.mask) else {
                 continue;
@@ -404,12 +414,12 @@ fn scan_simple(sc: &mut Scratch, lesion: &MaskLesion, frame: &Frame) -> Result<b
     sc.planes.clear();
     let mut k = 0;
     while k < sc.order.len() {
-        let pos = sc.order[k].0;
+        let (pos, plane) = (sc.order[k].0, k..plane_end(&sc.order, k));
+        k = plane.end;
         let row_start = sc.rows.len();
-        while k < sc.order.len() && sc.order[k].0 - pos <= SAME_PLANE_MM {
-            let idx = sc.order[k].1;
+        for j in plane {
+            let idx = sc.order[j].1;
             let s = &lesion.slices[idx];
-            k += 1;
             let Some(a) = first_nonzero(&s.mask) else {
                 continue;
             };

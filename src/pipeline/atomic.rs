@@ -141,9 +141,10 @@ where
 ///   versions stay and all temporaries are removed;
 /// - the renames then happen in the order the files were added (rebuildable files first),
 ///   each one durable except those of rebuildable files (neither their data nor their
-///   renames are fsynced: the next run rewrites any that a power cut lost); a crash *during* that short rename phase can leave the first files new and the rest old. Add the
-///   file that marks a run as complete (e.g. `run.jsonl` with its summary line) **last**: if
-///   it is new, every file before it is new too.
+///   renames are fsynced: the next run rewrites any that a power cut lost); a crash
+///   *during* that short rename phase can leave the first files new and the rest old. Add
+///   the file that marks a run as complete (e.g. `run.jsonl` with its summary line)
+///   **last**: if it is new, every file before it is new too.
 #[derive(Debug, Default)]
 pub struct OutputSet {
     files: Vec<AtomicFile>,

@@ -413,7 +413,7 @@ fn render_indexed(
     check_image(img)?;
     check_options(opts)?;
     let view = View::new(&img.grid)?;
-    let grey = grey_levels(img, opts.window);
+    let levels = palette_levels(img, opts.window);
 
     let bbox = lesion_bbox(&view, overlay).ok_or(KeyImageError::NothingToDraw)?;
     let (w, h) = (f64::from(view.width), f64::from(view.height));
@@ -436,8 +436,8 @@ fn render_indexed(
         thumbnail_scale,
     };
 
-    let crop = draw_crop(&view, &grey, img.invert, overlay, opts, &layout)?;
-    let thumbnail = draw_thumbnail(&view, &grey, img.invert, overlay, opts, &layout)?;
+    let crop = draw_crop(&view, &levels, overlay, opts, &layout)?;
+    let thumbnail = draw_thumbnail(&view, &levels, overlay, opts, &layout)?;
     Ok((crop, thumbnail, layout))
 }
 
@@ -555,20 +555,22 @@ impl<'a> View<'a> {
         nearest_index(v / self.grid.spacing[0], self.grid.rows)
     }
 
-    /// A palette image whose pixel (x, y) shows the display pixel `(xd(x), yd(y))`.
+    /// A palette image whose pixel (x, y) shows the display pixel `(xd(x), yd(y))`, from
+    /// the image's [`palette_levels`].
     fn sample(
         &self,
-        grey: &[u8],
-        invert: bool,
+        levels: &[u8],
         (w, h): (u32, u32),
         xd: impl Fn(u32) -> f64,
         yd: impl Fn(u32) -> f64,
     ) -> Result<Indexed, KeyImageError> {
         let cols: Vec<usize> = (0..w).map(|x| self.source_col(xd(x))).collect();
-        let index: [u8; 256] = std::array::from_fn(|g| {
-            let g = g as u8;
-            grey_index(if invert { 255 - g } else { g })
-        });
+        // Columns one after another (a thumbnail of a square-pixel slice at its own size):
+        // each row is a plain copy.
+        let run = cols
+            .first()
+            .filter(|&&c0| cols.iter().enumerate().all(|(i, &c)| c == c0 + i))
+            .copied();
         let stride = w as usize;
         // Every pixel is written once, so the buffer is grown row by row, not zeroed first.
         let mut buf = Vec::with_capacity(stride * h as usize);
@@ -581,8 +583,11 @@ impl<'a> View<'a> {
                 continue;
             }
             prev = Some(r);
-            let row = &grey[r * self.grid.cols..][..self.grid.cols];
-            buf.extend(cols.iter().map(|&c| index[usize::from(row[c])]));
+            let row = &levels[r * self.grid.cols..][..self.grid.cols];
+            match run {
+                Some(c0) => buf.extend_from_slice(&row[c0..c0 + stride]),
+                None => buf.extend(cols.iter().map(|&c| row[c])),
+            }
         }
         Ok(Indexed {
             w,
@@ -604,8 +609,9 @@ fn nearest_index(t: f64, n: usize) -> usize {
     }
 }
 
-/// 8-bit grey level of every image pixel through the chosen window.
-fn grey_levels(img: &SliceImage, choice: WindowChoice) -> Vec<u8> {
+/// The window the grey levels use: the chosen one, the image's own, soft tissue for CT, or
+/// the image's min..max.
+fn chosen_window(img: &SliceImage, choice: WindowChoice) -> Window {
     let window = match choice {
         WindowChoice::Fixed(w) => Some(w),
         WindowChoice::MinMax => None,
@@ -616,7 +622,7 @@ fn grey_levels(img: &SliceImage, choice: WindowChoice) -> Vec<u8> {
                 .then_some(SOFT_TISSUE)
         }),
     };
-    let window = window.unwrap_or_else(|| {
+    window.unwrap_or_else(|| {
         let (lo, hi) = img
             .values
             .iter()
@@ -636,8 +642,22 @@ fn grey_levels(img: &SliceImage, choice: WindowChoice) -> Vec<u8> {
                 width: 1.0,
             }
         }
+    })
+}
+
+/// Palette index of every image pixel: its grey level through the chosen window
+/// ([`window_level`]), inverted for MONOCHROME1, on the palette's greys. Sampling then only
+/// copies bytes (a thumbnail of a square-pixel slice at its own size copies whole rows).
+fn palette_levels(img: &SliceImage, choice: WindowChoice) -> Vec<u8> {
+    let index: [u8; 256] = std::array::from_fn(|g| {
+        let g = g as u8;
+        grey_index(if img.invert { 255 - g } else { g })
     });
-    window_levels(&img.values, window)
+    let mut levels = window_levels(&img.values, chosen_window(img, choice));
+    for g in &mut levels {
+        *g = index[usize::from(*g)];
+    }
+    levels
 }
 
 /// `window_level` of every value, in a loop without branches or libm calls (it runs for
@@ -788,8 +808,7 @@ fn crop_span(
 
 fn draw_crop(
     view: &View<'_>,
-    grey: &[u8],
-    invert: bool,
+    levels: &[u8],
     overlay: &Overlay,
     opts: &KeyImageOptions,
     l: &Layout,
@@ -801,8 +820,7 @@ fn draw_crop(
     let dy = |y: u32| f64::from(l.crop_y0) + (f64::from(y) + 0.5) / k - 0.5;
     // Sampling at the display pixel the output pixel lies in keeps blocks uniform.
     let mut out = view.sample(
-        grey,
-        invert,
+        levels,
         (w, h),
         |x| f64::from((l.crop_x0 + x / l.scale).min(l.display_width - 1)),
         |y| f64::from((l.crop_y0 + y / l.scale).min(l.display_height - 1)),
@@ -883,8 +901,7 @@ fn draw_crop(
 
 fn draw_thumbnail(
     view: &View<'_>,
-    grey: &[u8],
-    invert: bool,
+    levels: &[u8],
     overlay: &Overlay,
     opts: &KeyImageOptions,
     l: &Layout,
@@ -893,8 +910,7 @@ fn draw_thumbnail(
     let w = ((f64::from(l.display_width) * s).round() as u32).max(1);
     let h = ((f64::from(l.display_height) * s).round() as u32).max(1);
     let mut out = view.sample(
-        grey,
-        invert,
+        levels,
         (w, h),
         |x| {
             ((f64::from(x) + 0.5) / s - 0.5)

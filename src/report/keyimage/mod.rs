@@ -24,6 +24,8 @@ use image::{ImageEncoder, RgbImage};
 
 use crate::measure::types::{MaskSlice, PlaneGrid};
 
+mod outline;
+
 /// A VOI window (DICOM PS3.3 C.11.2.1.2, linear function), in modality units (HU for CT).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
@@ -837,34 +839,8 @@ fn draw_crop(
     match &overlay.outline {
         Outline::None => {}
         Outline::Mask(m) => {
-            let (inside, spans) = mask_samples(m, view, (w, h), &dx, &dy);
             let outline = out.index_of(c.outline).ok_or_else(too_many_colours)?;
-            let (w, h) = (w as usize, h as usize);
-            // An inside pixel with an outside 4-neighbour; the image border is no edge. Only
-            // the span of each row where the mask was sampled can hold one.
-            // Beyond the border counts as inside: a row stands in for its missing neighbour
-            // row (where it matters, the pixel itself is inside). Whole-row slices and
-            // non-short-circuit tests keep the loop free of per-pixel index arithmetic.
-            for (y, &(xa, xb)) in spans.iter().enumerate() {
-                let row = &inside[y * w..][..w];
-                let up = if y > 0 {
-                    &inside[(y - 1) * w..][..w]
-                } else {
-                    row
-                };
-                let down = if y + 1 < h {
-                    &inside[(y + 1) * w..][..w]
-                } else {
-                    row
-                };
-                for x in xa as usize..xb as usize {
-                    let left = x == 0 || row[x - 1];
-                    let right = x + 1 == w || row[x + 1];
-                    if row[x] & !(left & right & up[x] & down[x]) {
-                        out.put(x as u32, y as u32, outline);
-                    }
-                }
-            }
+            outline::paint(m, view, &mut out, outline, &dx, &dy);
         }
         Outline::Polygons(polys) => {
             let mut t = Canvas(&mut out);
@@ -949,150 +925,10 @@ fn draw_thumbnail(
     Ok(out)
 }
 
-/// The mask sampled (nearest mask pixel, in its own plane) at every output pixel centre,
-/// and per output row the span of x outside which nothing is inside (empty: `(0, 0)`).
-/// Output pixel centres are an affine function of (x, y), so are their mask coordinates.
-fn mask_samples(
-    m: &MaskSlice,
-    view: &View<'_>,
-    (w, h): (u32, u32),
-    dx: &impl Fn(u32) -> f64,
-    dy: &impl Fn(u32) -> f64,
-) -> (Vec<bool>, Vec<(u32, u32)>) {
-    let g = &m.grid;
-    let (rd, cd) = (unit(g.row_dir), unit(g.col_dir));
-    let p00 = view.to_patient(dx(0), dy(0));
-    let ex = sub(view.to_patient(dx(1), dy(0)), p00);
-    let ey = sub(view.to_patient(dx(0), dy(1)), p00);
-    let d0 = sub(p00, g.origin);
-    let (c0, cx, cy) = (
-        dot(d0, rd) / g.spacing[1],
-        dot(ex, rd) / g.spacing[1],
-        dot(ey, rd) / g.spacing[1],
-    );
-    let (r0, rx, ry) = (
-        dot(d0, cd) / g.spacing[0],
-        dot(ex, cd) / g.spacing[0],
-        dot(ey, cd) / g.spacing[0],
-    );
-    let mut out = vec![false; w as usize * h as usize];
-    let mut spans = vec![(0u32, 0u32); h as usize];
-    // Only the mask's set pixels can be inside: per output row, test just the x span whose
-    // mask coordinates fall in their bounding box (widened by a pixel against rounding).
-    let Some((rmin, rmax, cmin, cmax)) = set_bounds(&m.mask, g.cols) else {
-        return (out, spans);
-    };
-    let (clo, chi) = (cmin as f64 - 0.5, cmax as f64 + 1.5);
-    let (rlo, rhi) = (rmin as f64 - 0.5, rmax as f64 + 1.5);
-    // When mask rows lie along output rows (the usual SEG on its own image's grid), an
-    // output column always samples the same mask column: look it up instead of computing
-    // it per pixel (`usize::MAX`: outside the mask).
-    let aligned = rx == 0.0 && cy == 0.0;
-    let col_of: Vec<usize> = if aligned {
-        (0..w)
-            .map(|x| {
-                let c = c0 + cx * f64::from(x) + 0.5;
-                if c >= 0.0 && c < g.cols as f64 {
-                    c as usize
-                } else {
-                    usize::MAX
-                }
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    for y in 0..h {
-        let yf = f64::from(y);
-        let (ca, ra) = (c0 + cy * yf, r0 + ry * yf);
-        let Some((xa, xb)) = span(ca, cx, clo, chi, w).and_then(|(a, b)| {
-            let (c, d) = span(ra, rx, rlo, rhi, w)?;
-            (a.max(c) < b.min(d)).then_some((a.max(c), b.min(d)))
-        }) else {
-            continue;
-        };
-        spans[y as usize] = (xa, xb);
-        let line = &mut out[y as usize * w as usize..][..w as usize];
-        if aligned {
-            let r = ra + 0.5;
-            let row = (r >= 0.0 && r < g.rows as f64)
-                .then(|| m.mask.get(r as usize * g.cols..)?.get(..g.cols))
-                .flatten();
-            if let Some(row) = row {
-                for (px, &c) in line[xa as usize..xb as usize]
-                    .iter_mut()
-                    .zip(&col_of[xa as usize..xb as usize])
-                {
-                    *px = row.get(c).is_some_and(|v| *v != 0);
-                }
-            }
-            continue;
-        }
-        for x in xa..xb {
-            let xf = f64::from(x);
-            // Nearest pixel: floor(t + 0.5); for t + 0.5 >= 0 the cast truncates to the same
-            // integer without a libm call (this loop runs for every output pixel).
-            let c = ca + cx * xf + 0.5;
-            let r = ra + rx * xf + 0.5;
-            line[x as usize] = c >= 0.0
-                && r >= 0.0
-                && c < g.cols as f64
-                && r < g.rows as f64
-                && m.mask
-                    .get(r as usize * g.cols + c as usize)
-                    .is_some_and(|v| *v != 0);
-        }
-    }
-    (out, spans)
-}
-
 /// Whether a mask row has a set pixel: an OR over the row (vectorised, no early exit) is
 /// much faster than `position` on the mostly empty rows of a lesion mask.
 fn any_set(row: &[u8]) -> bool {
     row.iter().fold(0u8, |a, &b| a | b) != 0
-}
-
-/// First and last row and column holding a set pixel.
-fn set_bounds(mask: &[u8], cols: usize) -> Option<(usize, usize, usize, usize)> {
-    let mut b: Option<(usize, usize, usize, usize)> = None;
-    for (r, row) in mask.chunks(cols.max(1)).enumerate() {
-        if !any_set(row) {
-            continue;
-        }
-        let (Some(first), Some(last)) = (
-            row.iter().position(|&v| v != 0),
-            row.iter().rposition(|&v| v != 0),
-        ) else {
-            continue;
-        };
-        b = Some(match b {
-            None => (r, r, first, last),
-            Some((r0, _, c0, c1)) => (r0, r, c0.min(first), c1.max(last)),
-        });
-    }
-    b
-}
-
-/// The x in `0..w` (as a half-open range, widened by one each side) where
-/// `lo <= a + b * x < hi`.
-fn span(a: f64, b: f64, lo: f64, hi: f64, w: u32) -> Option<(u32, u32)> {
-    let (x0, x1) = if b.abs() < 1e-12 {
-        if a >= lo && a < hi {
-            (0.0, f64::from(w))
-        } else {
-            return None;
-        }
-    } else {
-        let (p, q) = ((lo - a) / b, (hi - a) / b);
-        (p.min(q) - 1.0, p.max(q) + 1.0)
-    };
-    let x0 = x0.max(0.0);
-    let x1 = x1.min(f64::from(w));
-    // also false for NaN (a degenerate grid): nothing to sample
-    if x0.partial_cmp(&x1) != Some(std::cmp::Ordering::Less) {
-        return None;
-    }
-    Some((x0.floor() as u32, (x1.ceil() as u32).min(w)))
 }
 
 fn grid_point(g: &PlaneGrid, r: f64, c: f64) -> [f64; 3] {

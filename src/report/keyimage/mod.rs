@@ -12,12 +12,9 @@
 //! the final resolution from the patient-mm coordinates, not from the display grid, so they
 //! stay as accurate as the crop resolution allows (half an output pixel).
 
-use embedded_graphics::mono_font::MonoTextStyleBuilder;
-use embedded_graphics::mono_font::ascii::FONT_7X13;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::{DrawTarget, OriginDimensions, Point, Primitive, RgbColor, Size};
 use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
-use embedded_graphics::text::{Baseline, Text};
 use embedded_graphics::{Drawable, Pixel};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ImageEncoder, RgbImage};
@@ -25,6 +22,7 @@ use image::{ImageEncoder, RgbImage};
 use crate::measure::types::{MaskSlice, PlaneGrid};
 
 mod outline;
+mod text;
 
 /// A VOI window (DICOM PS3.3 C.11.2.1.2, linear function), in modality units (HU for CT).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -975,23 +973,7 @@ fn caliper(t: &mut Canvas<'_>, a: (f64, f64), b: (f64, f64), colour: [u8; 3], sc
 
 /// A text line on a black box, readable over any anatomy.
 fn label(t: &mut Canvas<'_>, s: &str, at: Point, colour: [u8; 3]) {
-    let style = MonoTextStyleBuilder::new()
-        .font(&FONT_7X13)
-        .text_color(rgb(colour))
-        .background_color(Rgb888::BLACK)
-        .build();
-    // The font covers printable ASCII; anything else would be drawn as '?'.
-    let s: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    let _ = Text::with_baseline(&s, at, style, Baseline::Top).draw(t);
+    text::label(t.0, s, at, colour);
 }
 
 /// A bar of a round length in mm, bottom right, so the reader can judge size.

@@ -664,6 +664,10 @@ fn palette_levels(img: &SliceImage, choice: WindowChoice) -> Vec<u8> {
 /// every pixel of every key image): for a window wider than one level, the two cut-offs of
 /// the VOI function are exactly where the linear ramp leaves 0..=255, so a clamp does
 /// them, and the ramp is non-negative there, so adding 0.5 and truncating rounds it.
+///
+/// The truncation is the one `unsafe` of the module: the checked `as u8` re-clamps and
+/// tests for NaN what is already clamped, 18 instructions a pixel against 11 unchecked (a
+/// 512 × 512 slice: 4.7 M -> 2.9 M instructions per key image).
 fn window_levels(values: &[f32], w: Window) -> Vec<u8> {
     if w.width <= 1.0 {
         return values
@@ -678,7 +682,12 @@ fn window_levels(values: &[f32], w: Window) -> Vec<u8> {
         .map(|&v| {
             let x = f64::from(v);
             let g = (((x - c) / den + 0.5) * 255.0).clamp(0.0, 255.0) + 0.5;
-            if x.is_finite() { g as u8 } else { 0 }
+            // a value that is not finite, or a NaN window (g NaN), shows as 0, as `as u8`
+            // gives for NaN
+            let g = if x.is_finite() && g >= 0.0 { g } else { 0.0 };
+            // SAFETY: g is 0.0 or within [0.5, 255.5] (clamped to 0..=255, plus 0.5), so
+            // it is finite and its truncation fits an i32; as a u8 it is `g as u8`.
+            unsafe { g.to_int_unchecked::<i32>() as u8 }
         })
         .collect()
 }
@@ -1172,6 +1181,19 @@ mod tests {
             Window {
                 center: 7.25,
                 width: 0.5,
+            },
+            // from a header that says so: every value shows as 0
+            Window {
+                center: f64::NAN,
+                width: 400.0,
+            },
+            Window {
+                center: 40.0,
+                width: f64::NAN,
+            },
+            Window {
+                center: f64::INFINITY,
+                width: 400.0,
             },
         ];
         for w in windows {

@@ -666,8 +666,8 @@ fn palette_levels(img: &SliceImage, choice: WindowChoice) -> Vec<u8> {
 /// them, and the ramp is non-negative there, so adding 0.5 and truncating rounds it.
 ///
 /// The truncation is the one `unsafe` of the module: the checked `as u8` re-clamps and
-/// tests for NaN what is already clamped, 18 instructions a pixel against 11 unchecked (a
-/// 512 × 512 slice: 4.7 M -> 2.9 M instructions per key image).
+/// tests for NaN what is already clamped: 18 instructions a pixel against 11 unchecked,
+/// measured in isolation on 16 k CT values (1.8 M fewer per key image of a 512 × 512 slice).
 fn window_levels(values: &[f32], w: Window) -> Vec<u8> {
     if w.width <= 1.0 {
         return values

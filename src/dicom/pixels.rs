@@ -598,6 +598,26 @@ fn modality_values(
     let u32_at = |c: &[u8]| u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
     // Written as loops over a zeroed output: LLVM vectorises these, not the collects.
     let mut out = vec![0f32; n];
+    // The usual CT header (slope 1, an integer intercept) on 8- or 16-bit samples: the
+    // modality value is an integer below 2^24 in magnitude, so i32 arithmetic and one
+    // rounding to f32 give exactly what the f64 multiply-add gives, in fewer instructions
+    // a pixel (16 k pixels: 0.14 M -> 0.03 M).
+    if bytes <= 2 && slope == 1.0 && intercept.fract() == 0.0 && intercept.abs() <= 1e6 {
+        let b = intercept as i32;
+        let unsigned16 = |raw: u32| ((raw & mask32) as i32 + b) as f32;
+        let signed16 = |raw: u32| ((((raw << shift32) as i32) >> shift32) + b) as f32;
+        match (bytes, signed) {
+            (1, false) => fill(&mut out, data, |[v]| unsigned16(u32::from(v))),
+            (1, true) => fill(&mut out, data, |[v]| signed16(u32::from(v))),
+            (_, false) => fill(&mut out, data, |v| {
+                unsigned16(u32::from(u16::from_ne_bytes(v)))
+            }),
+            (_, true) => fill(&mut out, data, |v| {
+                signed16(u32::from(u16::from_ne_bytes(v)))
+            }),
+        }
+        return Ok(out);
+    }
     match (bytes, signed) {
         (1, false) => fill(&mut out, data, |[b]| unsigned32(u32::from(b))),
         (1, true) => fill(&mut out, data, |[b]| signed32(u32::from(b))),
@@ -831,6 +851,65 @@ mod tests {
             sop_instance_uid: None,
             position_mm: Some(p),
             normal: [0.0, 0.0, 1.0],
+        }
+    }
+
+    /// The integer path (slope 1, integer intercept) gives exactly the f64 multiply-add's
+    /// values, for 8 and 16 bits allocated, every BitsStored, signed and unsigned, with
+    /// intercepts around the usual CT ones and at the path's bounds.
+    #[test]
+    fn integer_modality_values_equal_the_multiply_add() {
+        let obj = InMemDicomObject::new_empty();
+        let h = Header {
+            obj: &obj,
+            path: Path::new("x.dcm"),
+        };
+        let mut seed = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let data: Vec<u8> = (0..4096).map(|_| next() as u8).collect();
+        for bits_allocated in [8u16, 16] {
+            let n = data.len() / usize::from(bits_allocated / 8);
+            for bits_stored in 1..=bits_allocated {
+                for signed in [false, true] {
+                    for intercept in [0.0, -1024.0, -1000.0, 1.0, -0.0, 1e6, -1e6] {
+                        let got = modality_values(
+                            &h,
+                            &data,
+                            n,
+                            bits_allocated,
+                            bits_stored,
+                            signed,
+                            (1.0, intercept),
+                        )
+                        .unwrap();
+                        let shift = 64 - u32::from(bits_stored);
+                        let mask = (1u64 << bits_stored) - 1;
+                        for (i, g) in got.iter().enumerate() {
+                            let raw = if bits_allocated == 8 {
+                                u64::from(data[i])
+                            } else {
+                                u64::from(u16::from_ne_bytes([data[2 * i], data[2 * i + 1]]))
+                            };
+                            let stored = if signed {
+                                ((raw << shift) as i64) >> shift
+                            } else {
+                                (raw & mask) as i64
+                            };
+                            let want = (stored as f64 * 1.0 + intercept) as f32;
+                            assert_eq!(
+                                g.to_bits(),
+                                want.to_bits(),
+                                "{bits_allocated}/{bits_stored} {signed} {intercept} #{i}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -11,3 +11,5 @@ pub mod pipeline;
 pub mod report;
 pub mod response;
 pub mod survival;
+#[cfg(test)]
+mod testutil;

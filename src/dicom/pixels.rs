@@ -864,13 +864,7 @@ mod tests {
             obj: &obj,
             path: Path::new("x.dcm"),
         };
-        let mut seed = 0x0123_4567_89ab_cdefu64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testutil::xorshift(0x0123_4567_89ab_cdef);
         let data: Vec<u8> = (0..4096).map(|_| next() as u8).collect();
         for bits_allocated in [8u16, 16] {
             let n = data.len() / usize::from(bits_allocated / 8);

@@ -1088,19 +1088,8 @@ mod tests {
     /// far from the origin), bit for bit; oblique grids visit every pixel.
     #[test]
     fn lesion_bbox_from_row_ends_equals_every_pixel() {
-        let dirs = [
-            ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
-            ([0.0, 1.0, 0.0], [0.0, 0.0, -1.0]),
-            ([1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
-            ([-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]),
-        ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let dirs = crate::testutil::AXIS_PLANES;
+        let mut next = crate::testutil::xorshift(0x2545_f491_4f6c_dd1d);
         for case in 0..400 {
             let (row_dir, col_dir) = dirs[case % dirs.len()];
             let mut f = |k: u64| (next() % k) as f64;
@@ -1117,7 +1106,7 @@ mod tests {
                 cols: 20,
             };
             let mask: Vec<u8> = (0..grid.rows * grid.cols)
-                .map(|_| u8::from(next() % 3 == 0))
+                .map(|_| u8::from(next().is_multiple_of(3)))
                 .collect();
             let view = View::new(&grid).unwrap();
             let mut want = None;

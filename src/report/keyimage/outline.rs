@@ -266,19 +266,8 @@ mod tests {
     /// of a pixel, cut by the crop border, and ragged (shorter than their grid).
     #[test]
     fn blocks_paint_what_pixels_paint() {
-        let dirs = [
-            ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
-            ([0.0, 1.0, 0.0], [0.0, 0.0, -1.0]),
-            ([1.0, 0.0, 0.0], [0.0, 0.0, -1.0]),
-            ([-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]),
-        ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let dirs = crate::testutil::AXIS_PLANES;
+        let mut next = crate::testutil::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut painted_cases = 0;
         for case in 0..600 {
             let (row_dir, col_dir) = dirs[case % dirs.len()];
@@ -298,8 +287,8 @@ mod tests {
             let view = View::new(&image).unwrap();
             // the mask: same plane, either direction along each axis, its own spacing and
             // an in-plane offset of whole and fractional pixels
-            let flip_r = if next() % 2 == 0 { 1.0 } else { -1.0 };
-            let flip_c = if next() % 2 == 0 { 1.0 } else { -1.0 };
+            let flip_r = if next().is_multiple_of(2) { 1.0 } else { -1.0 };
+            let flip_c = if next().is_multiple_of(2) { 1.0 } else { -1.0 };
             let (x0, y0) = (next() % 30, next() % 30);
             let mut f = |k: u64| (next() % k) as f64;
             // near the crop's corner, so that most cases draw something
@@ -318,7 +307,9 @@ mod tests {
             };
             let n = mask_grid.rows * mask_grid.cols;
             let density = 2 + next() % 4;
-            let mut mask: Vec<u8> = (0..n).map(|_| u8::from(next() % density != 0)).collect();
+            let mut mask: Vec<u8> = (0..n)
+                .map(|_| u8::from(!next().is_multiple_of(density)))
+                .collect();
             if case % 7 == 0 {
                 mask.truncate(n - mask_grid.cols / 2);
             }

@@ -565,8 +565,8 @@ impl<'a> View<'a> {
         yd: impl Fn(u32) -> f64,
     ) -> Result<Indexed, KeyImageError> {
         let cols: Vec<usize> = (0..w).map(|x| self.source_col(xd(x))).collect();
-        // Columns one after another (a thumbnail of a square-pixel slice at its own size):
-        // each row is a plain copy.
+        // Columns one after another (a thumbnail of a square-pixel slice at its own size, a
+        // crop at scale 1): each row is a plain copy.
         let run = cols
             .first()
             .filter(|&&c0| cols.iter().enumerate().all(|(i, &c)| c == c0 + i))

@@ -6,7 +6,9 @@ use super::{Indexed, View, any_set, dot, sub, unit};
 use crate::measure::types::MaskSlice;
 
 /// Paints the outline of `m` onto the crop `out` in palette colour `index`; `dx`, `dy` give
-/// the display coordinates of output pixel centres.
+/// the display coordinates of output pixel centres. A mask that does not fill its grid
+/// (`rows × cols` values) is no outline, as it is no part of the lesion's extent
+/// (`lesion_bbox`): masks read from files always fill theirs.
 pub(super) fn paint(
     m: &MaskSlice,
     view: &View<'_>,
@@ -15,6 +17,9 @@ pub(super) fn paint(
     dx: &impl Fn(u32) -> f64,
     dy: &impl Fn(u32) -> f64,
 ) {
+    if m.grid.rows.checked_mul(m.grid.cols) != Some(m.mask.len()) {
+        return;
+    }
     let k = MaskCoords::new(m, view, dx, dy);
     if k.separable() {
         paint_blocks(m, &k, out, index);
@@ -98,13 +103,8 @@ fn paint_blocks(m: &MaskSlice, k: &MaskCoords, out: &mut Indexed, index: u8) {
     let g = &m.grid;
     let xs = runs(out.w, |x| nearest(k.c0 + k.cx * f64::from(x), g.cols));
     let ys = runs(out.h, |y| nearest(k.r0 + k.ry * f64::from(y), g.rows));
-    // (a mask shorter than its grid reads as unset where it is missing, as in `samples`)
-    let row_of = |r: Option<usize>| {
-        r.map(|r| {
-            let len = m.mask.len();
-            &m.mask[(r * g.cols).min(len)..((r + 1) * g.cols).min(len)]
-        })
-    };
+    // (`paint` has checked that the mask fills its grid, so `r * cols` cannot overflow)
+    let row_of = |r: Option<usize>| r.map(|r| &m.mask[r * g.cols..][..g.cols]);
     let nx = xs.len();
     let mut set = vec![false; nx * ys.len()];
     for (j, &(_, _, r)) in ys.iter().enumerate() {
@@ -112,7 +112,7 @@ fn paint_blocks(m: &MaskSlice, k: &MaskCoords, out: &mut Indexed, index: u8) {
             continue;
         };
         for (s, &(_, _, c)) in set[j * nx..][..nx].iter_mut().zip(&xs) {
-            *s = c.and_then(|c| row.get(c)).is_some_and(|v| *v != 0);
+            *s = c.is_some_and(|c| row[c] != 0);
         }
     }
     let stride = out.w as usize;
@@ -237,7 +237,9 @@ fn set_bounds(mask: &[u8], cols: usize) -> Option<(usize, usize, usize, usize)> 
 /// The x in `0..w` (as a half-open range, widened by one each side) where
 /// `lo <= a + b * x < hi`.
 fn span(a: f64, b: f64, lo: f64, hi: f64, w: u32) -> Option<(u32, u32)> {
-    let (x0, x1) = if b.abs() < 1e-12 {
+    // (only an exact 0 is constant: a tiny step, from an absurdly coarse mask, still moves
+    // the coordinate across a pixel edge somewhere, as in `paint_blocks`)
+    let (x0, x1) = if b == 0.0 {
         if a >= lo && a < hi {
             (0.0, f64::from(w))
         } else {
@@ -263,7 +265,7 @@ mod tests {
 
     /// Block painting gives exactly the pixels of the per-pixel rule, on separable crops of
     /// every orientation, with masks finer and coarser than the display, offset by fractions
-    /// of a pixel, cut by the crop border, and ragged (shorter than their grid).
+    /// of a pixel and cut by the crop border; a mask shorter than its grid draws nothing.
     #[test]
     fn blocks_paint_what_pixels_paint() {
         let dirs = crate::testutil::AXIS_PLANES;
@@ -310,7 +312,8 @@ mod tests {
             let mut mask: Vec<u8> = (0..n)
                 .map(|_| u8::from(!next().is_multiple_of(density)))
                 .collect();
-            if case % 7 == 0 {
+            let ragged = case % 7 == 0;
+            if ragged {
                 mask.truncate(n - mask_grid.cols / 2);
             }
             let m = MaskSlice {
@@ -330,6 +333,12 @@ mod tests {
                 px: vec![0; (cw * scale * ch * scale) as usize],
                 colours: Vec::new(),
             };
+            if ragged {
+                let mut out = blank();
+                paint(&m, &view, &mut out, 7, &dx, &dy);
+                assert!(!out.px.contains(&7), "case {case}");
+                continue;
+            }
             let (mut blocks, mut pixels) = (blank(), blank());
             paint_blocks(&m, &coords, &mut blocks, 7);
             let (inside, spans) = samples(&m, &coords, (pixels.w, pixels.h));
@@ -337,6 +346,47 @@ mod tests {
             assert!(blocks.px == pixels.px, "case {case}");
             painted_cases += usize::from(pixels.px.contains(&7));
         }
-        assert!(painted_cases > 300, "{painted_cases} cases drew an outline");
+        assert!(painted_cases > 250, "{painted_cases} cases drew an outline");
+    }
+
+    /// A mask column 1e13 mm wide (a step of 2e-14 mask columns per output pixel) still
+    /// crosses a column edge inside the crop: both paths see it.
+    #[test]
+    fn an_absurdly_coarse_mask_is_painted_alike() {
+        let image = PlaneGrid {
+            origin: [0.0; 3],
+            row_dir: [1.0, 0.0, 0.0],
+            col_dir: [0.0, 1.0, 0.0],
+            spacing: [1.0, 1.0],
+            rows: 64,
+            cols: 64,
+        };
+        let view = View::new(&image).unwrap();
+        let m = MaskSlice {
+            grid: PlaneGrid {
+                origin: [0.5e13 + 20.0, 0.0, 0.0],
+                spacing: [1.0, 1e13],
+                rows: 4,
+                cols: 1,
+                ..image.clone()
+            },
+            mask: vec![1; 4],
+        };
+        let dx = |x: u32| (f64::from(x) + 0.5) / 4.0 - 0.5;
+        let dy = dx;
+        let coords = MaskCoords::new(&m, &view, &dx, &dy);
+        assert!(coords.separable() && coords.cx != 0.0 && coords.cx.abs() < 1e-12);
+        let blank = || Indexed {
+            w: 256,
+            h: 256,
+            px: vec![0; 256 * 256],
+            colours: Vec::new(),
+        };
+        let (mut blocks, mut pixels) = (blank(), blank());
+        paint_blocks(&m, &coords, &mut blocks, 7);
+        let (inside, spans) = samples(&m, &coords, (256, 256));
+        paint_pixels(&inside, &spans, &mut pixels, 7);
+        assert!(pixels.px.contains(&7));
+        assert!(blocks.px == pixels.px);
     }
 }

@@ -26,9 +26,9 @@ const COUNT: usize = 95;
 
 /// Draws `s` with its cells' top left corner at `at`, text pixels in `colour`, the rest of
 /// each cell black; pixels off the image are dropped. Characters outside printable ASCII
-/// are drawn as `?`. The colour joins the palette at the first character with a text pixel,
-/// whether on the image or not, as with `Text` (the palette's order is part of the PNG
-/// bytes); a full palette stops the drawing.
+/// are drawn as `?`. As with `Text`, the colour joins the palette at the first text pixel,
+/// whether on the image or not (the palette's order is part of the PNG bytes), and a full
+/// palette stops the drawing there.
 pub(super) fn label(out: &mut Indexed, s: &str, at: Point, colour: [u8; 3]) {
     let glyphs = glyphs();
     let Some(bg) = out.index_of([0, 0, 0]) else {
@@ -43,24 +43,29 @@ pub(super) fn label(out: &mut Indexed, s: &str, at: Point, colour: [u8; 3]) {
         };
         let cell = &glyphs[usize::from(code - FIRST) * CELL_W * CELL_H..][..CELL_W * CELL_H];
         let x0 = i64::from(at.x) + (i * CELL_W) as i64;
-        if fg.is_none() && cell.contains(&true) {
+        // Pixels of this cell to draw: all, or those before its first text pixel when the
+        // palette has no room for the colour (where `Text`'s drawing stops with an error).
+        let mut upto = cell.len();
+        if fg.is_none()
+            && let Some(first) = cell.iter().position(|&on| on)
+        {
             match out.index_of(colour) {
                 Some(i) => fg = Some(i),
-                None => return,
+                None => upto = first,
             }
         }
         let ink = fg.unwrap_or(bg);
-        for (dy, row) in cell.chunks_exact(CELL_W).enumerate() {
-            let y = i64::from(at.y) + dy as i64;
-            if y < 0 || y >= i64::from(out.h) {
-                continue;
+        for (k, &on) in cell[..upto].iter().enumerate() {
+            let (x, y) = (
+                x0 + (k % CELL_W) as i64,
+                i64::from(at.y) + (k / CELL_W) as i64,
+            );
+            if x >= 0 && x < i64::from(out.w) && y >= 0 && y < i64::from(out.h) {
+                out.px[y as usize * out.w as usize + x as usize] = if on { ink } else { bg };
             }
-            for (dx, &on) in row.iter().enumerate() {
-                let x = x0 + dx as i64;
-                if x >= 0 && x < i64::from(out.w) {
-                    out.px[y as usize * out.w as usize + x as usize] = if on { ink } else { bg };
-                }
-            }
+        }
+        if upto < cell.len() {
+            return;
         }
     }
 }
@@ -115,7 +120,7 @@ impl DrawTarget for Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::keyimage::Canvas;
+    use crate::report::keyimage::{Canvas, MAX_COLOURS};
 
     /// What `Text` draws, pixel for pixel: every printable character and a few that are
     /// not, at positions cut by every border of the image.
@@ -176,6 +181,21 @@ mod tests {
                     .draw(&mut Canvas(&mut theirs));
                 assert!(ours.px == theirs.px, "{s:?} at ({x}, {y})");
                 assert_eq!(ours.colours, theirs.colours);
+
+                // a palette with no room left: both stop at the first text pixel
+                let full = || {
+                    let mut img = blank();
+                    for k in 0..MAX_COLOURS as u8 {
+                        img.index_of([1, 2, 100 + k]).unwrap();
+                    }
+                    img
+                };
+                let mut ours = full();
+                label(&mut ours, s, Point::new(x, y), [0, 190, 255]);
+                let mut theirs = full();
+                let _ = Text::with_baseline(&s2, Point::new(x, y), style, Baseline::Top)
+                    .draw(&mut Canvas(&mut theirs));
+                assert!(ours.px == theirs.px, "full palette: {s:?} at ({x}, {y})");
             }
         }
     }

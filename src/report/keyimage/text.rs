@@ -43,8 +43,8 @@ pub(super) fn label(out: &mut Indexed, s: &str, at: Point, colour: [u8; 3]) {
         };
         let cell = &glyphs[usize::from(code - FIRST) * CELL_W * CELL_H..][..CELL_W * CELL_H];
         let x0 = i64::from(at.x) + (i * CELL_W) as i64;
-        // Pixels of this cell to draw: all, or those before its first text pixel when the
-        // palette has no room for the colour (where `Text`'s drawing stops with an error).
+        // A palette with no room for the colour: `Text` stops with an error at the first
+        // text pixel, after the background pixels before it in this cell.
         let mut upto = cell.len();
         if fg.is_none()
             && let Some(first) = cell.iter().position(|&on| on)
@@ -55,7 +55,7 @@ pub(super) fn label(out: &mut Indexed, s: &str, at: Point, colour: [u8; 3]) {
             }
         }
         let ink = fg.unwrap_or(bg);
-        for (k, &on) in cell[..upto].iter().enumerate() {
+        let mut put = |k: usize, on: bool| {
             let (x, y) = (
                 x0 + (k % CELL_W) as i64,
                 i64::from(at.y) + (k / CELL_W) as i64,
@@ -63,9 +63,24 @@ pub(super) fn label(out: &mut Indexed, s: &str, at: Point, colour: [u8; 3]) {
             if x >= 0 && x < i64::from(out.w) && y >= 0 && y < i64::from(out.h) {
                 out.px[y as usize * out.w as usize + x as usize] = if on { ink } else { bg };
             }
-        }
+        };
         if upto < cell.len() {
+            for (k, &on) in cell[..upto].iter().enumerate() {
+                put(k, on);
+            }
             return;
+        }
+        for (dy, row) in cell.chunks_exact(CELL_W).enumerate() {
+            let y = i64::from(at.y) + dy as i64;
+            if y < 0 || y >= i64::from(out.h) {
+                continue;
+            }
+            for (dx, &on) in row.iter().enumerate() {
+                let x = x0 + dx as i64;
+                if x >= 0 && x < i64::from(out.w) {
+                    out.px[y as usize * out.w as usize + x as usize] = if on { ink } else { bg };
+                }
+            }
         }
     }
 }

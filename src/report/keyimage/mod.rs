@@ -291,6 +291,17 @@ struct Indexed {
 }
 
 impl Indexed {
+    /// A `w × h` image of palette index `fill` (tests draw onto it).
+    #[cfg(test)]
+    fn filled(w: u32, h: u32, fill: u8) -> Indexed {
+        Indexed {
+            w,
+            h,
+            px: vec![fill; w as usize * h as usize],
+            colours: Vec::new(),
+        }
+    }
+
     /// The index of a colour, added to the palette when new; `None` when it is full.
     fn index_of(&mut self, c: [u8; 3]) -> Option<u8> {
         if c[0] == c[1] && c[1] == c[2] {

@@ -328,12 +328,7 @@ mod tests {
             let dy = |y: u32| y0 as f64 + (f64::from(y) + 0.5) / k - 0.5;
             let coords = MaskCoords::new(&m, &view, &dx, &dy);
             assert!(coords.separable(), "case {case}");
-            let blank = || Indexed {
-                w: cw * scale,
-                h: ch * scale,
-                px: vec![0; (cw * scale * ch * scale) as usize],
-                colours: Vec::new(),
-            };
+            let blank = || Indexed::filled(cw * scale, ch * scale, 0);
             if ragged {
                 let mut out = blank();
                 paint(&m, &view, &mut out, 7, &dx, &dy);
@@ -377,12 +372,7 @@ mod tests {
         let dy = dx;
         let coords = MaskCoords::new(&m, &view, &dx, &dy);
         assert!(coords.separable() && coords.cx != 0.0 && coords.cx.abs() < 1e-12);
-        let blank = || Indexed {
-            w: 256,
-            h: 256,
-            px: vec![0; 256 * 256],
-            colours: Vec::new(),
-        };
+        let blank = || Indexed::filled(256, 256, 0);
         let (mut blocks, mut pixels) = (blank(), blank());
         paint_blocks(&m, &coords, &mut blocks, 7);
         let (inside, spans) = samples(&m, &coords, (256, 256));

@@ -164,12 +164,7 @@ mod tests {
         ];
         for s in strings {
             for (x, y) in positions {
-                let blank = || Indexed {
-                    w: 64,
-                    h: 64,
-                    px: vec![100; 64 * 64],
-                    colours: Vec::new(),
-                };
+                let blank = || Indexed::filled(64, 64, 100);
                 // another colour first, so the palette order is tested too
                 let mut ours = blank();
                 ours.index_of([255, 0, 0]).unwrap();

@@ -108,6 +108,9 @@ impl RunOutcome {
     }
 }
 
+/// A measured study with its result serialised for the manifest.
+type Measured<'a> = (&'a StudyWork, StudyResult, serde_json::Result<Vec<u8>>);
+
 /// What is stored per study in the manifest: its lesion rows and what could not be measured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct StudyResult {
@@ -251,32 +254,30 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     });
     let progress = progress_bar(studies.ready.len(), opts.quiet);
     let mut measured = 0;
-    // Chunks of a few studies keep every worker busy while results are stored in order and
-    // the stop flag is honoured between chunks.
-    for chunk in studies.ready.chunks(opts.jobs.max(1) * 16) {
-        if stop.should_stop() {
-            break;
-        }
-        // Each worker also serialises its study's result, so that only the SQLite write
-        // is left to this thread between chunks.
-        let results: Vec<(&StudyWork, StudyResult, serde_json::Result<Vec<u8>>)> =
-            pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|w| {
-                        let r = measure_study(
-                            &opts.export,
-                            &index,
-                            w,
-                            &measure_opts,
-                            &seg_opts,
-                            images.as_ref().map(|(s, o)| (s, o)),
-                        );
-                        let bytes = serde_json::to_vec(&r);
-                        (w, r, bytes)
-                    })
-                    .collect()
-            });
+    // Each worker also serialises its study's result, so that only the SQLite write is
+    // left to this thread.
+    let measure_chunk = |chunk: std::ops::Range<usize>| -> Vec<Measured<'_>> {
+        pool.install(|| {
+            studies.ready[chunk]
+                .par_iter()
+                .map(|w| {
+                    let r = measure_study(
+                        &opts.export,
+                        &index,
+                        w,
+                        &measure_opts,
+                        &seg_opts,
+                        images.as_ref().map(|(s, o)| (s, o)),
+                    );
+                    let bytes = serde_json::to_vec(&r);
+                    (w, r, bytes)
+                })
+                .collect()
+        })
+    };
+    // One transaction per chunk: a kill loses at most the chunk being stored and the one
+    // being measured.
+    let mut store = |results: Vec<Measured<'_>>| -> Result<(), RunError> {
         let mut batch = Vec::with_capacity(results.len());
         for (w, r, bytes) in results {
             for m in &r.no_image {
@@ -296,11 +297,37 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
                 r.images,
             ));
         }
-        // One transaction per chunk: a kill loses at most the chunk being measured.
         manifest.store_results(&batch, &cfg_hash)?;
         measured += batch.len();
         progress.inc(batch.len() as u64);
-    }
+        Ok(())
+    };
+    // Chunks of a few studies keep every worker busy, and the stop flag is honoured
+    // between chunks. While the workers measure a chunk, this thread stores the one before
+    // (with key images, a few hundred kB of PNGs and two fsyncs per transaction), so
+    // neither waits for the other; results are still stored in chunk order.
+    std::thread::scope(|scope| -> Result<(), RunError> {
+        let mut pending: Option<Vec<Measured<'_>>> = None;
+        let n = studies.ready.len();
+        let size = opts.jobs.max(1) * 16;
+        for start in (0..n).step_by(size) {
+            if stop.should_stop() {
+                break;
+            }
+            let chunk = start..n.min(start + size);
+            let measure_chunk = &measure_chunk;
+            let measuring = scope.spawn(move || measure_chunk(chunk));
+            if let Some(done) = pending.take() {
+                store(done)?;
+            }
+            pending = Some(
+                measuring
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        pending.map_or(Ok(()), &mut store)
+    })?;
     progress.finish_and_clear();
     let measure_seconds = t_measure.elapsed().as_secs_f64();
 

@@ -8,13 +8,13 @@
 //! was killed between "create temp" and "rename" leaves one behind, and
 //! [`clean_stale_temps`] (called by the next run while it holds the output lock) removes it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use tempfile::{NamedTempFile, TempPath};
+use tempfile::{NamedTempFile, TempDir, TempPath};
 
 /// Every temporary file this module creates ends with this suffix (and starts with a dot).
 pub const TEMP_SUFFIX: &str = ".oncometry.tmp";
@@ -151,6 +151,9 @@ pub struct OutputSet {
     /// Rebuildable files already written and closed (no descriptor held: a run can write
     /// tens of thousands of key images), renamed into place first on commit.
     closed: Vec<(PathBuf, TempPath)>,
+    /// Folders of rebuildable files that did not exist: written whole under a hidden
+    /// temporary name beside their target, and renamed into place first on commit.
+    new_dirs: Vec<(PathBuf, TempDir)>,
     /// The targets so far, for the duplicate check (a set: runs add thousands of images).
     targets: HashSet<PathBuf>,
 }
@@ -199,15 +202,44 @@ impl OutputSet {
     /// the current rayon pool: creating thousands of key-image files is file-system bound
     /// (one inode each), and files in different folders do not wait for each other. Each
     /// file is closed once written, so the number of open descriptors stays small.
+    ///
+    /// A folder that does not exist yet (a new patient's key images) is written whole into
+    /// a hidden temporary folder beside it, which takes its name on commit: one rename
+    /// instead of one per file, no old version to compare with, and the folder appears
+    /// with all its files at once.
     pub fn add_many_rebuildable(&mut self, files: &[(PathBuf, &[u8])]) -> Result<(), AtomicError> {
         for (path, _) in files {
             if !self.targets.insert(path.clone()) {
                 return Err(AtomicError::Duplicate { path: path.clone() });
             }
         }
+        let mut staged: HashMap<PathBuf, PathBuf> = HashMap::new();
+        let mut existing: HashSet<PathBuf> = HashSet::new();
+        for (path, _) in files {
+            let dir = parent_dir(path);
+            if staged.contains_key(&dir) || existing.contains(&dir) {
+                continue;
+            }
+            match fs::symlink_metadata(&dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let temp = stage_dir(&dir)?;
+                    staged.insert(dir.clone(), temp.path().to_path_buf());
+                    self.new_dirs.push((dir, temp));
+                }
+                // anything else, even an error, goes the per-file way, which reports it
+                _ => {
+                    existing.insert(dir);
+                }
+            }
+        }
         let written: Vec<Result<Option<(PathBuf, TempPath)>, AtomicError>> = files
             .par_iter()
             .map(|(path, bytes)| {
+                if let Some(temp_dir) = staged.get(&parent_dir(path)) {
+                    let (_, name) = split(path)?;
+                    fs::write(temp_dir.join(name), bytes).map_err(io_err(path))?;
+                    return Ok(None);
+                }
                 // A nightly re-run mostly rewrites the same images: leave an identical file
                 // alone instead of replacing its inode (cheaper, and no churn for backups).
                 if fs::read(path).is_ok_and(|old| old == *bytes) {
@@ -226,11 +258,12 @@ impl OutputSet {
         Ok(())
     }
 
-    /// The targets in commit order.
+    /// What commit renames, in order (a folder written whole is one rename).
     pub fn targets(&self) -> Vec<&Path> {
-        self.closed
+        self.new_dirs
             .iter()
             .map(|(t, _)| t.as_path())
+            .chain(self.closed.iter().map(|(t, _)| t.as_path()))
             .chain(self.files.iter().map(|f| f.target()))
             .collect()
     }
@@ -238,6 +271,12 @@ impl OutputSet {
     /// fsyncs every file, then renames them all in order (see the type's guarantees).
     pub fn commit(self) -> Result<(), AtomicError> {
         // Every file is written and fsynced (and closed) before the first rename.
+        for (target, temp) in self.new_dirs {
+            // Kept from here on: if the rename fails, the next run's `clean_stale_temps`
+            // removes it.
+            let temp = temp.keep();
+            fs::rename(&temp, &target).map_err(io_err(&target))?;
+        }
         let rebuildable = self.closed.len();
         let mut ready = self.closed;
         for f in self.files {
@@ -273,18 +312,19 @@ impl OutputSet {
 /// How deep below the output folder our writers put files (`images/<patient>/<file>`).
 const TEMP_DEPTH: usize = 3;
 
-/// Removes the temporary files a killed run left in `dir` and the folders below it that
-/// oncometry writes into (key images sit two levels down, and a run that finds its images
-/// already done never rewrites, so never replaces, their temporaries), and returns their
-/// paths, sorted. Symbolic links are not followed. Call it only while holding the output
+/// Removes the temporary files and folders a killed run left in `dir` and the folders
+/// below it that oncometry writes into (key images sit two levels down, and a run that
+/// finds its images already done never rewrites, so never replaces, their temporaries),
+/// and returns their paths, sorted. Symbolic links are not followed. Call it only while holding the output
 /// folder's lock, so that no live writer's temporaries are removed.
 pub fn clean_stale_temps(dir: &Path) -> Result<Vec<PathBuf>, AtomicError> {
     let mut removed = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
+    let mut walk = walkdir::WalkDir::new(dir)
         .min_depth(1)
         .max_depth(TEMP_DEPTH)
         .sort_by_file_name()
-    {
+        .into_iter();
+    while let Some(entry) = walk.next() {
         let entry = match entry {
             Ok(e) => e,
             Err(e)
@@ -302,13 +342,24 @@ pub fn clean_stale_temps(dir: &Path) -> Result<Vec<PathBuf>, AtomicError> {
             .file_name()
             .to_str()
             .is_some_and(|n| n.starts_with('.') && n.ends_with(TEMP_SUFFIX));
-        if is_temp && entry.file_type().is_file() {
-            let path = entry.into_path();
-            match fs::remove_file(&path) {
-                Ok(()) => removed.push(path),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&path)(e)),
-            }
+        if !is_temp {
+            continue;
+        }
+        // a folder being written whole (`OutputSet::add_many_rebuildable`), or a file
+        let kind = entry.file_type();
+        let path = entry.into_path();
+        let gone = if kind.is_dir() {
+            walk.skip_current_dir();
+            fs::remove_dir_all(&path)
+        } else if kind.is_file() {
+            fs::remove_file(&path)
+        } else {
+            continue;
+        };
+        match gone {
+            Ok(()) => removed.push(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&path)(e)),
         }
     }
     removed.sort();
@@ -323,6 +374,22 @@ fn split(target: &Path) -> Result<(PathBuf, String), AtomicError> {
             path: target.to_path_buf(),
         })?;
     Ok((parent_dir(target), name.to_string()))
+}
+
+/// A hidden, empty temporary folder beside `dir` (whose parent is created if missing), with
+/// the mode a plain `create_dir` gives; removed when dropped uncommitted.
+fn stage_dir(dir: &Path) -> Result<TempDir, AtomicError> {
+    let (parent, name) = split(dir)?;
+    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(TEMP_SUFFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o777));
+    }
+    builder.tempdir_in(&parent).map_err(io_err(dir))
 }
 
 fn parent_dir(target: &Path) -> PathBuf {
@@ -452,6 +519,50 @@ mod tests {
         assert_eq!(names(d.path()), vec!["a.png", "b.png"]);
     }
 
+    /// A folder that did not exist is written whole under a hidden name and appears, with
+    /// every file and the mode of a plain `create_dir`, only on commit; dropped before,
+    /// it leaves nothing.
+    #[cfg(unix)]
+    #[test]
+    fn new_folders_appear_whole_on_commit() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let images = d.path().join("images");
+        let (p1, p2) = (images.join("P1"), images.join("P2"));
+        fs::create_dir_all(&p2).unwrap();
+        fs::write(p2.join("old.png"), b"old").unwrap();
+        let files: Vec<(PathBuf, &[u8])> = vec![
+            (p1.join("0_L1.png"), b"a"),
+            (p1.join("0_L1_thumb.png"), b"b"),
+            (p2.join("0_L1.png"), b"c"),
+        ];
+        {
+            let mut set = OutputSet::new();
+            set.add_many_rebuildable(&files).unwrap();
+            // dropped before commit
+        }
+        assert_eq!(names(&images), vec!["P2"]);
+        assert_eq!(names(&p2), vec!["old.png"]);
+        let mut set = OutputSet::new();
+        set.add_many_rebuildable(&files).unwrap();
+        let before = names(&images);
+        assert_eq!(before.len(), 2, "{before:?}");
+        assert!(
+            before[0].starts_with(".P1.") && before[0].ends_with(TEMP_SUFFIX),
+            "{before:?}"
+        );
+        assert_eq!(set.targets()[0], p1.as_path());
+        set.commit().unwrap();
+        assert_eq!(names(&images), vec!["P1", "P2"]);
+        assert_eq!(names(&p1), vec!["0_L1.png", "0_L1_thumb.png"]);
+        assert_eq!(fs::read(p1.join("0_L1_thumb.png")).unwrap(), b"b");
+        assert_eq!(fs::read(p2.join("0_L1.png")).unwrap(), b"c");
+        let control = d.path().join("control");
+        fs::create_dir(&control).unwrap();
+        let mode = |q: &Path| fs::metadata(q).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p1), mode(&control));
+    }
+
     #[test]
     fn uncommitted_set_changes_nothing() {
         let d = tempfile::tempdir().unwrap();
@@ -502,11 +613,17 @@ mod tests {
         let nested = patient.join(".baseline_L1.png.oncometry.tmp");
         fs::write(&nested, b"half a png").unwrap();
         fs::write(patient.join("baseline_L1.png"), b"png").unwrap();
+        // So is a new patient's folder that was being written whole, with its files.
+        let staged = stage_dir(&d.path().join("images").join("P2"))
+            .unwrap()
+            .keep();
+        fs::write(staged.join("baseline_L1.png"), b"png").unwrap();
         let removed = clean_stale_temps(d.path()).unwrap();
-        let mut expected = vec![temp_path, nested];
+        let mut expected = vec![temp_path, nested, staged];
         expected.sort();
         assert_eq!(removed, expected);
         assert!(patient.join("baseline_L1.png").exists());
+        assert_eq!(names(&d.path().join("images")), vec!["P1"]);
         assert_eq!(names(d.path()), vec!["images", "lesions.csv", "notes.tmp"]);
         assert_eq!(fs::read(&p).unwrap(), b"keep");
         assert!(

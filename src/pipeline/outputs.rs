@@ -169,12 +169,8 @@ pub fn write_cohort_outputs(
         finish_images(images, &timepoint_of).into_iter().unzip();
     let mut index_rows = Vec::with_capacity(key_images.len());
     let mut files: Vec<(PathBuf, &[u8])> = Vec::with_capacity(2 * key_images.len());
-    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for (rel, ki) in rels.into_iter().zip(&key_images) {
         let thumb_rel = thumbnail_name(&rel);
-        if let Some(dir) = out.join(&rel).parent() {
-            dirs.insert(dir.to_path_buf());
-        }
         if let ImageSource::Png(crop) = &ki.source {
             files.push((out.join(&rel), crop));
         }
@@ -190,12 +186,6 @@ pub fn write_cohort_outputs(
             file: rel,
             thumbnail: thumb_rel,
         });
-    }
-    for dir in &dirs {
-        std::fs::create_dir_all(dir).map_err(|source| AtomicError::Io {
-            path: dir.clone(),
-            source,
-        })?;
     }
     let input = ReportInput {
         title: "oncometry report",

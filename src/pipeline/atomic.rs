@@ -51,6 +51,8 @@ pub struct AtomicFile {
     /// fsync the data before the rename (off only for outputs that are rebuilt from the
     /// manifest on every run, see [`OutputSet::add_bytes_rebuildable`]).
     sync: bool,
+    /// Everything written is fsynced already ([`AtomicFile::sync_now`]).
+    synced: bool,
 }
 
 impl AtomicFile {
@@ -72,6 +74,7 @@ impl AtomicFile {
             target: target.to_path_buf(),
             temp: BufWriter::new(temp),
             sync: true,
+            synced: false,
         })
     }
 
@@ -87,10 +90,33 @@ impl AtomicFile {
             path: target.clone(),
             source: e.into_error(),
         })?;
-        if self.sync {
+        if self.sync && !self.synced {
             temp.as_file().sync_all().map_err(io_err(&target))?;
         }
         Ok((target, temp))
+    }
+
+    /// A new version of `target` holding `bytes`, already fsynced, for
+    /// [`OutputSet::adopt`]: a large file made on its own thread then waits for the disk
+    /// while the rest of the set is being written, not after it in `commit`.
+    pub fn written_synced(target: &Path, bytes: &[u8]) -> Result<Self, AtomicError> {
+        let mut f = Self::create(target)?;
+        f.write_all(bytes).map_err(io_err(target))?;
+        f.sync_now()?;
+        Ok(f)
+    }
+
+    /// Writes out and fsyncs the data so far, so that commit need not. Writing more
+    /// afterwards makes commit fsync it again.
+    fn sync_now(&mut self) -> Result<(), AtomicError> {
+        self.temp.flush().map_err(io_err(&self.target))?;
+        self.temp
+            .get_ref()
+            .as_file()
+            .sync_all()
+            .map_err(io_err(&self.target))?;
+        self.synced = true;
+        Ok(())
     }
 
     /// Makes the new content visible under the target name, replacing any old version in one
@@ -107,6 +133,8 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // anything written after `sync_now` still needs its fsync
+        self.synced = false;
         self.temp.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -173,6 +201,16 @@ impl OutputSet {
         self.files.push(AtomicFile::create(path)?);
         let last = self.files.len() - 1;
         Ok(&mut self.files[last])
+    }
+
+    /// Adds a file written outside the set (e.g. on another thread), renamed in the order
+    /// added like the others.
+    pub fn adopt(&mut self, file: AtomicFile) -> Result<(), AtomicError> {
+        if !self.targets.insert(file.target.clone()) {
+            return Err(AtomicError::Duplicate { path: file.target });
+        }
+        self.files.push(file);
+        Ok(())
     }
 
     /// Adds a file with the given content.
@@ -595,6 +633,31 @@ mod tests {
         assert_eq!(fs::read(&a).unwrap(), b"A1");
         assert_eq!(fs::read(&b).unwrap(), b"B1");
         assert_eq!(names(d.path()), vec!["a.csv", "b.json"]);
+    }
+
+    /// A file written (and fsynced) outside the set is renamed in the order it was adopted,
+    /// and counts for the duplicate check.
+    #[test]
+    fn adopted_files_commit_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.csv");
+        let r = d.path().join("report.html");
+        let mut set = OutputSet::new();
+        set.add_bytes(&a, b"A").unwrap();
+        let mut report = AtomicFile::written_synced(&r, b"R").unwrap();
+        report.write_all(b"2").unwrap();
+        assert!(!r.exists(), "not before commit");
+        set.adopt(report).unwrap();
+        let again = AtomicFile::written_synced(&a, b"again").unwrap();
+        assert!(matches!(
+            set.adopt(again),
+            Err(AtomicError::Duplicate { .. })
+        ));
+        assert_eq!(set.targets(), vec![a.as_path(), r.as_path()]);
+        set.commit().unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"A");
+        assert_eq!(fs::read(&r).unwrap(), b"R2");
+        assert_eq!(names(d.path()), vec!["a.csv", "report.html"]);
     }
 
     #[test]

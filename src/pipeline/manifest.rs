@@ -1267,20 +1267,24 @@ mod tests {
         assert!(m.load_result("S").unwrap().is_none());
     }
 
-    /// Key images live and die with their study's result: replaced with it, dropped with it
-    /// (retain_patients, clear), and never left behind by a result stored without images.
-    #[test]
-    fn images_follow_their_result() {
-        let d = tempfile::tempdir().unwrap();
-        let mut m = Manifest::open(&d.path().join(MANIFEST_FILE)).unwrap();
-        let work = |study: &str, patient: &str| StudyWork {
+    /// A new study of `patient` with no files, as the run plans it.
+    fn work(study: &str, patient: &str) -> StudyWork {
+        StudyWork {
             study_uid: study.into(),
             patient_id: patient.into(),
             fingerprint: [7; 32],
             files: vec![],
             newest_arrival_ns: 0,
             reason: DirtyReason::New,
-        };
+        }
+    }
+
+    /// Key images live and die with their study's result: replaced with it, dropped with it
+    /// (retain_patients, clear), and never left behind by a result stored without images.
+    #[test]
+    fn images_follow_their_result() {
+        let d = tempfile::tempdir().unwrap();
+        let mut m = Manifest::open(&d.path().join(MANIFEST_FILE)).unwrap();
         let image = |patient: &str, lesion: &str, png: &[u8]| StoredImage {
             patient_id: patient.into(),
             study_date: "20240101".into(),
@@ -1338,14 +1342,6 @@ mod tests {
     fn results_and_images_come_by_patient_then_study() {
         let d = tempfile::tempdir().unwrap();
         let mut m = Manifest::open(&d.path().join(MANIFEST_FILE)).unwrap();
-        let work = |study: &str, patient: &str| StudyWork {
-            study_uid: study.into(),
-            patient_id: patient.into(),
-            fingerprint: [0; 32],
-            files: vec![],
-            newest_arrival_ns: 0,
-            reason: DirtyReason::New,
-        };
         let image = |lesion: &str| StoredImage {
             patient_id: "as carried".into(),
             study_date: "20240101".into(),

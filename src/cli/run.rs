@@ -39,6 +39,9 @@ pub struct Args {
     /// Forget the manifest and recompute everything.
     #[arg(long)]
     pub full: bool,
+    /// No key images (as `[run] images = false`): no PNGs, none in the report.
+    #[arg(long)]
+    pub no_images: bool,
     /// Minutes a study must have been quiet before it is processed (default from the
     /// config, 10): studies still arriving from the PACS wait for the next run.
     #[arg(long)]
@@ -67,7 +70,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => String::new(),
     };
-    let config = Config::parse(&config_text).map_err(|e| usage(format!("config: {e}")))?;
+    let mut config = Config::parse(&config_text).map_err(|e| usage(format!("config: {e}")))?;
+    if args.no_images {
+        config.run.images = false;
+    }
     config
         .measure
         .point_set()

@@ -73,10 +73,21 @@ impl Config {
     }
 
     /// A fingerprint of everything that changes derived per-study results: cached
-    /// measurements are reused only under the same measurement settings.
-    pub fn measure_fingerprint(&self) -> String {
+    /// results are reused only under the same measurement settings, and, since a study's
+    /// key images are stored with its result, with key images drawn the same way (or not
+    /// at all): a run that turns them on draws them for every study, and one that turns
+    /// them off shows none left from before.
+    pub fn result_fingerprint(&self) -> String {
+        let images = if self.run.images {
+            format!(
+                "on,window_center={:?},window_width={:?}",
+                self.images.window_center, self.images.window_width
+            )
+        } else {
+            "off".to_string()
+        };
         format!(
-            "point_set={:?};min_component_mm3={};seg_fraction_threshold={:?};v1",
+            "point_set={:?};min_component_mm3={};seg_fraction_threshold={:?};images={images};v1",
             self.measure.point_set(),
             self.measure.min_component_mm3,
             self.measure.seg_fraction_threshold
@@ -268,9 +279,21 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_changes_with_point_set() {
-        let a = Config::parse("").unwrap();
-        let b = Config::parse("[measure]\npoint_set = \"centers\"\n").unwrap();
-        assert_ne!(a.measure_fingerprint(), b.measure_fingerprint());
+    fn fingerprint_changes_with_point_set_and_key_images() {
+        let fp = |toml: &str| Config::parse(toml).unwrap().result_fingerprint();
+        let default = fp("");
+        assert_eq!(default, fp("[run]\nimages = true\n"));
+        assert_eq!(default, fp("[run]\nstable_age_minutes = 3\n"));
+        assert_ne!(default, fp("[measure]\npoint_set = \"centers\"\n"));
+        assert_ne!(default, fp("[run]\nimages = false\n"));
+        assert_ne!(
+            default,
+            fp("[images]\nwindow_center = -600\nwindow_width = 1500\n")
+        );
+        // the window of images not drawn changes nothing
+        assert_eq!(
+            fp("[run]\nimages = false\n"),
+            fp("[run]\nimages = false\n[images]\nwindow_center = -600\nwindow_width = 1500\n")
+        );
     }
 }

@@ -215,7 +215,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     for s in &committed.removed_studies {
         log.info("study_removed", json!({"study_uid": s}));
     }
-    let cfg_hash = config_hash(opts.config.measure_fingerprint().as_bytes());
+    let cfg_hash = config_hash(opts.config.result_fingerprint().as_bytes());
     let studies = manifest.studies(&cfg_hash, SystemTime::now(), opts.stable_age, &want)?;
     log.info(
         "indexed",

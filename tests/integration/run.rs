@@ -167,6 +167,49 @@ fn rerun_reuses_every_study_and_equals_a_full_run() {
     }
 }
 
+/// Key images are stored with each study's result, so turning them on or off re-derives
+/// every study: the outputs then equal a fresh run with that setting, never showing the
+/// previous run's images, nor none where a fresh run draws them.
+#[test]
+fn turning_key_images_on_or_off_equals_a_fresh_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, on, off) = (
+        dir.path().join("out"),
+        dir.path().join("on"),
+        dir.path().join("off"),
+    );
+    assert_exit(&run_demo(&off, &["--no-images"]), 0);
+    assert_exit(&run_demo(&on, &[]), 0);
+    let pngs = |d: &Path| {
+        walkdir::WalkDir::new(d.join("images"))
+            .into_iter()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "png")
+            })
+            .count()
+    };
+    assert_eq!(pngs(&off), 0);
+    assert!(pngs(&on) > 100, "{} key images", pngs(&on));
+    for (extra, fresh) in [
+        (&["--no-images"][..], &off),
+        (&[][..], &on),
+        (&["--no-images"][..], &off),
+    ] {
+        assert_exit(&run_demo(&out, extra), 0);
+        for f in TABLES {
+            assert_eq!(
+                read(&out.join(f)),
+                read(&fresh.join(f)),
+                "{f} after a run with {extra:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn changed_study_is_the_only_one_remeasured() {
     let dir = tempfile::tempdir().unwrap();

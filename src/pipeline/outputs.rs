@@ -3,7 +3,7 @@
 //! `quarantine.csv`, the SVG figures and `report.html`. Everything here is a pure function
 //! of its inputs, which is what makes a merged sharded run byte-identical to a single run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::atomic::{AtomicError, AtomicFile, OutputSet};
@@ -42,6 +42,8 @@ pub struct CohortSummary {
     pub only_images: Vec<String>,
     pub clinical_warnings: Vec<String>,
     pub model_warnings: Vec<String>,
+    /// Key-image files of earlier runs that could not be removed (file name only), with why.
+    pub stale_images_kept: Vec<String>,
     pub endpoints: Vec<EndpointResults>,
 }
 
@@ -223,6 +225,8 @@ pub fn write_cohort_outputs(
     }
     set.adopt(report)?;
     set.commit()?;
+    let keep: HashSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
+    let stale_images_kept = prune_key_images(&out.join("images"), &keep);
 
     let model_warnings = endpoints
         .iter()
@@ -247,8 +251,63 @@ pub fn write_cohort_outputs(
         only_images,
         clinical_warnings: clinical.warnings.clone(),
         model_warnings,
+        stale_images_kept,
         endpoints,
     })
+}
+
+/// Removes the key-image files (`images/<patient>/*.png`) that earlier runs wrote and this
+/// one did not (a lesion gone, a timepoint renumbered, key images turned off), and the
+/// patient folders left empty, so that `images/` holds what `images/index.csv` lists, as
+/// after a fresh run. Only PNG files two levels down are touched and links are not
+/// followed. Runs after the set is committed; what cannot be removed is returned, with
+/// why, for the log (the outputs themselves are complete either way).
+fn prune_key_images(images: &Path, keep: &HashSet<&Path>) -> Vec<String> {
+    let mut kept = Vec::new();
+    // by file name: the folder is named by patient id, which a pseudonymised log must not show
+    let mut failed = |path: &Path, e: std::io::Error| {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        kept.push(format!("{name}: {e}"));
+    };
+    let Ok(patients) = std::fs::read_dir(images) else {
+        return Vec::new();
+    };
+    for patient in patients.flatten() {
+        if !patient.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = patient.path();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                failed(&dir, e);
+                continue;
+            }
+        };
+        let mut left = 0;
+        for f in entries.flatten() {
+            let path = f.path();
+            let png = f.file_type().is_ok_and(|t| t.is_file())
+                && path.extension().is_some_and(|x| x == "png");
+            if !png || keep.contains(path.as_path()) {
+                left += 1;
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    left += 1;
+                    failed(&path, e);
+                }
+            }
+        }
+        if left == 0 {
+            // something that appeared since, or a permission, leaves it: harmless
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+    kept
 }
 
 fn join_reason(a: &str, b: &str) -> String {
@@ -349,4 +408,46 @@ pub fn quarantine_rows(rows: impl IntoIterator<Item = (String, String)>) -> Vec<
     v.sort_by(|a, b| (&a.path, &a.reason).cmp(&(&b.path, &b.reason)));
     v.dedup();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only PNGs two levels down that the run did not write go, and a patient folder only
+    /// when nothing is left in it; links are not followed.
+    #[cfg(unix)]
+    #[test]
+    fn pruning_removes_only_earlier_key_images() {
+        let d = tempfile::tempdir().unwrap();
+        let images = d.path().join("images");
+        let (p1, p2, p3) = (images.join("P1"), images.join("P2"), images.join("P3"));
+        for p in [&p1, &p2, &p3] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("x.png"), b"user").unwrap();
+        std::os::unix::fs::symlink(&outside, images.join("link")).unwrap();
+        for f in ["0_L1.png", "1_L1.png", "notes.txt"] {
+            std::fs::write(p1.join(f), b"x").unwrap();
+        }
+        std::fs::write(p2.join("0_L1.png"), b"x").unwrap();
+        std::fs::write(images.join("index.csv"), b"x").unwrap();
+        let keep_path = p1.join("0_L1.png");
+        let keep: HashSet<&Path> = [keep_path.as_path()].into_iter().collect();
+        assert!(prune_key_images(&images, &keep).is_empty());
+        let names = |dir: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&p1), ["0_L1.png", "notes.txt"]);
+        assert_eq!(names(&images), ["P1", "index.csv", "link"]);
+        assert_eq!(names(&outside), ["x.png"]);
+        assert!(prune_key_images(&d.path().join("missing"), &keep).is_empty());
+    }
 }

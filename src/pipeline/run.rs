@@ -445,6 +445,9 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
             json!({"patient_id": log.patient(p)}),
         );
     }
+    for m in &cohort.stale_images_kept {
+        log.warn("stale_key_image_kept", json!({"message": m}));
+    }
     for w in &cohort.model_warnings {
         log.warn("model_warning", json!({"message": w}));
     }

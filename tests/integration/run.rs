@@ -207,7 +207,25 @@ fn turning_key_images_on_or_off_equals_a_fresh_run() {
                 "{f} after a run with {extra:?}"
             );
         }
+        // and `images/` holds what a fresh run's does: earlier runs' PNGs are removed
+        assert_eq!(
+            tree(&out.join("images")),
+            tree(&fresh.join("images")),
+            "{extra:?}"
+        );
     }
+}
+
+/// Every file below `dir`, relative, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    v.sort();
+    v
 }
 
 #[test]

@@ -29,7 +29,9 @@ pub struct Args {
     /// oncometry.toml with [run], [measure], [response], [clinical], [survival] tables.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Worker threads (default: one per core).
+    /// Worker threads measuring studies and drawing key images (default: one per core).
+    /// Storing their results and writing the report run beside them on two more threads,
+    /// mostly waiting for the disk.
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
     /// Process only the patients of shard I of N (`I/N`, `auto` for Slurm arrays,

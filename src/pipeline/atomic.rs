@@ -6,9 +6,16 @@
 //! directory so the rename itself survives a power cut. Temporary names end in [`TEMP_SUFFIX`]
 //! and start with a dot, so they are hidden from `ls` and from globs like `*.csv`; a run that
 //! was killed between "create temp" and "rename" leaves one behind, and
-//! [`clean_stale_temps`] (called by the next run while it holds the output lock) removes it.
+//! [`clean_stale_temps`] (called by the next run or merge while it holds the output lock)
+//! removes it.
+//!
+//! A folder of rebuildable files that does not exist yet (a new patient's key images) is
+//! written whole instead: its files get their final names inside a temporary folder named
+//! like a temporary file, which is renamed over the target on commit. Until then a
+//! recursive listing (`find -name '*.png'`, a backup) can see partly written files inside
+//! that hidden `.<name>.*.oncometry.tmp` folder, never under the target.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +23,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use tempfile::{NamedTempFile, TempDir, TempPath};
 
-/// Every temporary file this module creates ends with this suffix (and starts with a dot).
+/// Every temporary file or folder this module creates ends with this suffix (and starts with
+/// a dot).
 pub const TEMP_SUFFIX: &str = ".oncometry.tmp";
 
 /// Writing or replacing an output file failed; `path` is the file that was being replaced.
@@ -32,6 +40,10 @@ pub enum AtomicError {
     BadPath { path: PathBuf },
     #[error("{path}: named twice in one output set")]
     Duplicate { path: PathBuf },
+    #[error(
+        "{path}: its folder is new and written whole by this output set; add it with the folder's other rebuildable files"
+    )]
+    InStagedFolder { path: PathBuf },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AtomicError + '_ {
@@ -193,6 +205,11 @@ impl OutputSet {
 
     /// Starts a new version of `path` in the set; write to the returned file.
     pub fn file(&mut self, path: &Path) -> Result<&mut AtomicFile, AtomicError> {
+        if self.new_dirs.iter().any(|(dir, _)| path.starts_with(dir)) {
+            return Err(AtomicError::InStagedFolder {
+                path: path.to_path_buf(),
+            });
+        }
         if !self.targets.insert(path.to_path_buf()) {
             return Err(AtomicError::Duplicate {
                 path: path.to_path_buf(),
@@ -251,23 +268,32 @@ impl OutputSet {
                 return Err(AtomicError::Duplicate { path: path.clone() });
             }
         }
-        let mut staged: HashMap<PathBuf, PathBuf> = HashMap::new();
-        let mut existing: HashSet<PathBuf> = HashSet::new();
-        for (path, _) in files {
-            let dir = parent_dir(path);
-            if staged.contains_key(&dir) || existing.contains(&dir) {
+        // Folders staged by earlier calls take more files. A folder is staged only when its
+        // parent is a real folder and no other folder of the set lies inside it, so staged
+        // folders never nest; any other missing folder is created.
+        let mut staged: HashMap<PathBuf, PathBuf> = self
+            .new_dirs
+            .iter()
+            .map(|(target, temp)| (target.clone(), temp.path().to_path_buf()))
+            .collect();
+        let dirs: BTreeSet<PathBuf> = files.iter().map(|(p, _)| parent_dir(p)).collect();
+        let missing =
+            |p: &Path| fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+        for dir in &dirs {
+            if staged.contains_key(dir) {
                 continue;
             }
-            match fs::symlink_metadata(&dir) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    let temp = stage_dir(&dir)?;
-                    staged.insert(dir.clone(), temp.path().to_path_buf());
-                    self.new_dirs.push((dir, temp));
-                }
+            if staged.keys().any(|s| dir.starts_with(s)) {
+                return Err(AtomicError::InStagedFolder { path: dir.clone() });
+            }
+            let holds_another = dirs.iter().any(|d| d != dir && d.starts_with(dir));
+            if missing(dir) && !holds_another && !missing(&parent_dir(dir)) {
+                let temp = stage_dir(dir)?;
+                staged.insert(dir.clone(), temp.path().to_path_buf());
+                self.new_dirs.push((dir.clone(), temp));
+            } else {
                 // anything else, even an error, goes the per-file way, which reports it
-                _ => {
-                    existing.insert(dir);
-                }
+                fs::create_dir_all(dir).map_err(io_err(dir))?;
             }
         }
         let written: Vec<Result<Option<(PathBuf, TempPath)>, AtomicError>> = files
@@ -309,18 +335,20 @@ impl OutputSet {
     /// fsyncs every file, then renames them all in order (see the type's guarantees).
     pub fn commit(self) -> Result<(), AtomicError> {
         // Every file is written and fsynced (and closed) before the first rename.
+        let mut durable = Vec::with_capacity(self.files.len());
+        for f in self.files {
+            let (target, temp) = f.finish()?;
+            durable.push((target, temp.into_temp_path()));
+        }
         for (target, temp) in self.new_dirs {
-            // Kept from here on: if the rename fails, the next run's `clean_stale_temps`
-            // removes it.
-            let temp = temp.keep();
-            fs::rename(&temp, &target).map_err(io_err(&target))?;
+            fs::rename(temp.path(), &target).map_err(io_err(&target))?;
+            // renamed: nothing left to clean up (a failed rename drops `temp`, which removes
+            // the staging folder with its files)
+            let _ = temp.keep();
         }
         let rebuildable = self.closed.len();
         let mut ready = self.closed;
-        for f in self.files {
-            let (target, temp) = f.finish()?;
-            ready.push((target, temp.into_temp_path()));
-        }
+        ready.extend(durable);
         let mut dirs: Vec<PathBuf> = Vec::new();
         let mut seen: HashSet<PathBuf> = HashSet::new();
         for (i, (target, temp)) in ready.into_iter().enumerate() {
@@ -633,6 +661,53 @@ mod tests {
         assert_eq!(fs::read(&a).unwrap(), b"A1");
         assert_eq!(fs::read(&b).unwrap(), b"B1");
         assert_eq!(names(d.path()), vec!["a.csv", "b.json"]);
+    }
+
+    /// A new folder named by two calls is staged once and gets both files; new folders
+    /// inside new folders are created, not staged, so that no staged folder holds another;
+    /// a durable file cannot go into a staged folder.
+    #[test]
+    fn new_folders_named_twice_or_nested_commit_every_file() {
+        let d = tempfile::tempdir().unwrap();
+        let (p1, a, ab) = (
+            d.path().join("P1"),
+            d.path().join("a"),
+            d.path().join("a").join("b"),
+        );
+        let mut set = OutputSet::new();
+        set.add_bytes_rebuildable(&p1.join("x.png"), b"x").unwrap();
+        set.add_bytes_rebuildable(&p1.join("y.png"), b"y").unwrap();
+        set.add_many_rebuildable(&[(a.join("1.png"), b"1"), (ab.join("2.png"), b"2")])
+            .unwrap();
+        assert!(matches!(
+            set.add_bytes(&p1.join("z.csv"), b"z"),
+            Err(AtomicError::InStagedFolder { .. })
+        ));
+        assert!(matches!(
+            set.add_bytes_rebuildable(&p1.join("c").join("w.png"), b"w"),
+            Err(AtomicError::InStagedFolder { .. })
+        ));
+        set.commit().unwrap();
+        assert_eq!(names(&p1), vec!["x.png", "y.png"]);
+        assert_eq!(names(&a), vec!["1.png", "b"]);
+        assert_eq!(names(&ab), vec!["2.png"]);
+        assert_eq!(names(d.path()), vec!["P1", "a"]);
+    }
+
+    /// A folder rename that fails (the target appeared, not empty) leaves no staging
+    /// folder behind.
+    #[test]
+    fn a_failed_folder_rename_leaves_no_staging_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let p1 = d.path().join("P1");
+        let mut set = OutputSet::new();
+        set.add_many_rebuildable(&[(p1.join("x.png"), b"x")])
+            .unwrap();
+        fs::create_dir(&p1).unwrap();
+        fs::write(p1.join("user.txt"), b"u").unwrap();
+        assert!(set.commit().is_err());
+        assert_eq!(names(d.path()), vec!["P1"]);
+        assert_eq!(names(&p1), vec!["user.txt"]);
     }
 
     /// A file written (and fsynced) outside the set is renamed in the order it was adopted,

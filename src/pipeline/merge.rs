@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::atomic::write_atomic;
+use super::atomic::{clean_stale_temps, write_atomic};
 use super::clinical::ClinicalTable;
 use super::config::Config;
 use super::keyimages::StoredImage;
@@ -25,6 +25,8 @@ pub const CONFIG_COPY: &str = "oncometry.toml";
 
 pub fn merge(shards: &[PathBuf], out: &Path) -> Result<CohortSummary, RunError> {
     let _lock = OutputLock::acquire(out)?;
+    // what a killed or failed merge into this folder left (the next merge rewrites it all)
+    clean_stale_temps(out)?;
     let first = shards
         .first()
         .ok_or_else(|| RunError::Config("no shard folder given".into()))?;

@@ -337,7 +337,7 @@ fn killed_runs_leave_complete_outputs_and_the_next_run_finishes() {
     let reference = dir.path().join("reference");
     assert_eq!(run_demo(&reference, &[]).status.code(), Some(0));
     let out = dir.path().join("out");
-    for delay_ms in [30u64, 150, 400] {
+    for delay_ms in [30u64, 150, 250, 400] {
         let mut child = spawn_demo(&out, &["--full"]);
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
@@ -368,9 +368,26 @@ fn killed_runs_leave_complete_outputs_and_the_next_run_finishes() {
             "{f} differs after kills"
         );
     }
+    // the key images too, file for file, and no temporary file or folder is left
+    assert_eq!(tree(&out.join("images")), tree(&reference.join("images")));
+    for f in tree(&reference.join("images")) {
+        let (a, b) = (
+            out.join("images").join(&f),
+            reference.join("images").join(&f),
+        );
+        if b.is_file() {
+            assert!(
+                std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+                "{f}"
+            );
+        }
+    }
     let leftovers: Vec<PathBuf> = walk(&out)
         .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".oncometry.tmp"))
+        .filter(|p| {
+            p.components()
+                .any(|c| c.as_os_str().to_string_lossy().ends_with(".oncometry.tmp"))
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -133,7 +133,7 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     for p in clean_stale_temps(&opts.out)? {
         log.info(
             "stale_temp_removed",
-            json!({"path": p.display().to_string()}),
+            json!({"path": stale_temp_for_log(&opts.out, &p, log)}),
         );
     }
     log.info(
@@ -478,6 +478,26 @@ fn key_image_options(cfg: &Config) -> KeyImageOptions {
         o.window = WindowChoice::Fixed(Window { center, width });
     }
     o
+}
+
+/// A removed temporary as the log shows it: relative to the output folder, and under
+/// `--pseudonymize` without the key-image folder's name, which is the patient id
+/// (`images/<patient>/.<file>.*.oncometry.tmp`, `images/.<patient>.*.oncometry.tmp`).
+fn stale_temp_for_log(out: &Path, p: &Path, log: &RunLog) -> String {
+    let rel = p.strip_prefix(out).unwrap_or(p);
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.as_slice() {
+        [images, _, file] if log.pseudonymizing() && images == "images" => {
+            format!("images/(patient)/{file}")
+        }
+        [images, _] if log.pseudonymizing() && images == "images" => {
+            "images/(a patient's folder being written)".to_string()
+        }
+        _ => parts.join("/"),
+    }
 }
 
 fn interrupted(

@@ -74,6 +74,12 @@ impl RunLog {
         }
     }
 
+    /// Whether patient ids are replaced (`--pseudonymize`): then paths that name a patient
+    /// (key-image folders) are logged without that part.
+    pub fn pseudonymizing(&self) -> bool {
+        self.pseudonymize
+    }
+
     pub fn run_id(&self) -> &str {
         &self.run_id
     }

@@ -524,8 +524,15 @@ fn pseudonymize_keeps_patient_ids_out_of_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     assert_eq!(run_demo(&out, &["--pseudonymize"]).status.code(), Some(0));
+    // What a killed run leaves in key-image folders, which are named by patient id: a
+    // temporary file in one, and a whole folder being written.
+    let images = out.join("images");
+    std::fs::write(images.join("DEMO-001/.0_L1.png.x1.oncometry.tmp"), b"half").unwrap();
+    std::fs::create_dir(images.join(".DEMO-041.x2.oncometry.tmp")).unwrap();
+    assert_eq!(run_demo(&out, &["--pseudonymize"]).status.code(), Some(0));
     let log = read(&out.join("run.jsonl"));
     assert!(log.contains("\"patient_id\":\"P-"), "no pseudonym logged");
+    assert_eq!(log.matches("stale_temp_removed").count(), 2, "{log}");
     assert!(!log.contains("DEMO-0"), "a patient id reached the log");
 }
 

@@ -15,9 +15,10 @@
 //! recursive listing (`find -name '*.png'`, a backup) can see partly written files inside
 //! that hidden `.<name>.*.oncometry.tmp` folder, never under the target.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io::{self, BufWriter, Write};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -191,9 +192,9 @@ pub struct OutputSet {
     /// Rebuildable files already written and closed (no descriptor held: a run can write
     /// tens of thousands of key images), renamed into place first on commit.
     closed: Vec<(PathBuf, TempPath)>,
-    /// Folders of rebuildable files that did not exist: written whole under a hidden
-    /// temporary name beside their target, and renamed into place first on commit.
-    new_dirs: Vec<(PathBuf, TempDir)>,
+    /// Folders of rebuildable files that did not exist, by target: written whole under a
+    /// hidden temporary name beside it, and renamed into place first on commit.
+    new_dirs: BTreeMap<PathBuf, TempDir>,
     /// The targets so far, for the duplicate check (a set: runs add thousands of images).
     targets: HashSet<PathBuf>,
 }
@@ -205,7 +206,7 @@ impl OutputSet {
 
     /// Starts a new version of `path` in the set; write to the returned file.
     pub fn file(&mut self, path: &Path) -> Result<&mut AtomicFile, AtomicError> {
-        if self.new_dirs.iter().any(|(dir, _)| path.starts_with(dir)) {
+        if self.in_staged_folder(path) {
             return Err(AtomicError::InStagedFolder {
                 path: path.to_path_buf(),
             });
@@ -271,37 +272,35 @@ impl OutputSet {
         // Folders staged by earlier calls take more files. A folder is staged only when its
         // parent is a real folder and no other folder of the set lies inside it, so staged
         // folders never nest; any other missing folder is created.
-        let mut staged: HashMap<PathBuf, PathBuf> = self
-            .new_dirs
-            .iter()
-            .map(|(target, temp)| (target.clone(), temp.path().to_path_buf()))
-            .collect();
         let dirs: BTreeSet<PathBuf> = files.iter().map(|(p, _)| parent_dir(p)).collect();
         let missing =
             |p: &Path| fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
         for dir in &dirs {
-            if staged.contains_key(dir) {
+            if self.new_dirs.contains_key(dir) {
                 continue;
             }
-            if staged.keys().any(|s| dir.starts_with(s)) {
+            if self.in_staged_folder(dir) {
                 return Err(AtomicError::InStagedFolder { path: dir.clone() });
             }
-            let holds_another = dirs.iter().any(|d| d != dir && d.starts_with(dir));
+            // paths sort by component, so the folders inside `dir` come right after it
+            let holds_another = dirs
+                .range::<PathBuf, _>((Bound::Excluded(dir), Bound::Unbounded))
+                .next()
+                .is_some_and(|d| d.starts_with(dir));
             if missing(dir) && !holds_another && !missing(&parent_dir(dir)) {
-                let temp = stage_dir(dir)?;
-                staged.insert(dir.clone(), temp.path().to_path_buf());
-                self.new_dirs.push((dir.clone(), temp));
+                self.new_dirs.insert(dir.clone(), stage_dir(dir)?);
             } else {
                 // anything else, even an error, goes the per-file way, which reports it
                 fs::create_dir_all(dir).map_err(io_err(dir))?;
             }
         }
+        let staged = &self.new_dirs;
         let written: Vec<Result<Option<(PathBuf, TempPath)>, AtomicError>> = files
             .par_iter()
             .map(|(path, bytes)| {
                 if let Some(temp_dir) = staged.get(&parent_dir(path)) {
                     let (_, name) = split(path)?;
-                    fs::write(temp_dir.join(name), bytes).map_err(io_err(path))?;
+                    fs::write(temp_dir.path().join(name), bytes).map_err(io_err(path))?;
                     return Ok(None);
                 }
                 // A nightly re-run mostly rewrites the same images: leave an identical file
@@ -322,11 +321,18 @@ impl OutputSet {
         Ok(())
     }
 
+    /// Whether `path` lies inside a folder this set writes whole.
+    fn in_staged_folder(&self, path: &Path) -> bool {
+        path.ancestors()
+            .skip(1)
+            .any(|a| self.new_dirs.contains_key(a))
+    }
+
     /// What commit renames, in order (a folder written whole is one rename).
     pub fn targets(&self) -> Vec<&Path> {
         self.new_dirs
-            .iter()
-            .map(|(t, _)| t.as_path())
+            .keys()
+            .map(PathBuf::as_path)
             .chain(self.closed.iter().map(|(t, _)| t.as_path()))
             .chain(self.files.iter().map(|f| f.target()))
             .collect()

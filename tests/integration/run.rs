@@ -181,15 +181,9 @@ fn turning_key_images_on_or_off_equals_a_fresh_run() {
     assert_exit(&run_demo(&off, &["--no-images"]), 0);
     assert_exit(&run_demo(&on, &[]), 0);
     let pngs = |d: &Path| {
-        walkdir::WalkDir::new(d.join("images"))
-            .into_iter()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "png")
-            })
+        tree(&d.join("images"))
+            .iter()
+            .filter(|f| f.ends_with(".png"))
             .count()
     };
     assert_eq!(pngs(&off), 0);
@@ -382,12 +376,10 @@ fn killed_runs_leave_complete_outputs_and_the_next_run_finishes() {
             );
         }
     }
-    let leftovers: Vec<PathBuf> = walk(&out)
+    // folders too (`tree` lists them), even empty ones
+    let leftovers: Vec<String> = tree(&out)
         .into_iter()
-        .filter(|p| {
-            p.components()
-                .any(|c| c.as_os_str().to_string_lossy().ends_with(".oncometry.tmp"))
-        })
+        .filter(|p| p.contains(".oncometry.tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -321,6 +321,12 @@ impl OutputSet {
         Ok(())
     }
 
+    /// The folders this set writes whole (they did not exist): after commit they hold
+    /// exactly the files added to them.
+    pub fn whole_folders(&self) -> impl Iterator<Item = &Path> {
+        self.new_dirs.keys().map(PathBuf::as_path)
+    }
+
     /// Whether `path` lies inside a folder this set writes whole.
     fn in_staged_folder(&self, path: &Path) -> bool {
         path.ancestors()

@@ -224,9 +224,11 @@ pub fn write_cohort_outputs(
         )?;
     }
     set.adopt(report)?;
+    // folders the set creates whole hold nothing of earlier runs: pruning skips them
+    let whole: HashSet<PathBuf> = set.whole_folders().map(Path::to_path_buf).collect();
     set.commit()?;
     let keep: HashSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
-    let stale_images_kept = prune_key_images(&out.join("images"), &keep);
+    let stale_images_kept = prune_key_images(&out.join("images"), &keep, &whole);
 
     let model_warnings = endpoints
         .iter()
@@ -262,7 +264,11 @@ pub fn write_cohort_outputs(
 /// after a fresh run. Only PNG files two levels down are touched and links are not
 /// followed. Runs after the set is committed; what cannot be removed is returned, with
 /// why, for the log (the outputs themselves are complete either way).
-fn prune_key_images(images: &Path, keep: &HashSet<&Path>) -> Vec<String> {
+fn prune_key_images(
+    images: &Path,
+    keep: &HashSet<&Path>,
+    new_folders: &HashSet<PathBuf>,
+) -> Vec<String> {
     let mut kept = Vec::new();
     // by file name: the folder is named by patient id, which a pseudonymised log must not show
     let mut failed = |path: &Path, e: std::io::Error| {
@@ -277,6 +283,9 @@ fn prune_key_images(images: &Path, keep: &HashSet<&Path>) -> Vec<String> {
             continue;
         }
         let dir = patient.path();
+        if new_folders.contains(&dir) {
+            continue;
+        }
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) => {
@@ -415,14 +424,16 @@ mod tests {
     use super::*;
 
     /// Only PNGs two levels down that the run did not write go, and a patient folder only
-    /// when nothing is left in it; links are not followed.
+    /// when nothing is left in it; links are not followed, and folders the run created
+    /// whole are not listed.
     #[cfg(unix)]
     #[test]
     fn pruning_removes_only_earlier_key_images() {
         let d = tempfile::tempdir().unwrap();
         let images = d.path().join("images");
         let (p1, p2, p3) = (images.join("P1"), images.join("P2"), images.join("P3"));
-        for p in [&p1, &p2, &p3] {
+        let p4 = images.join("P4");
+        for p in [&p1, &p2, &p3, &p4] {
             std::fs::create_dir_all(p).unwrap();
         }
         let outside = d.path().join("outside");
@@ -433,10 +444,14 @@ mod tests {
             std::fs::write(p1.join(f), b"x").unwrap();
         }
         std::fs::write(p2.join("0_L1.png"), b"x").unwrap();
+        // as if created whole by this run: never listed, so even a PNG missing from `keep`
+        // stays
+        std::fs::write(p4.join("0_L7.png"), b"x").unwrap();
+        let new_folders: HashSet<PathBuf> = [p4.clone()].into_iter().collect();
         std::fs::write(images.join("index.csv"), b"x").unwrap();
         let keep_path = p1.join("0_L1.png");
         let keep: HashSet<&Path> = [keep_path.as_path()].into_iter().collect();
-        assert!(prune_key_images(&images, &keep).is_empty());
+        assert!(prune_key_images(&images, &keep, &new_folders).is_empty());
         let names = |dir: &Path| {
             let mut v: Vec<String> = std::fs::read_dir(dir)
                 .unwrap()
@@ -446,8 +461,9 @@ mod tests {
             v
         };
         assert_eq!(names(&p1), ["0_L1.png", "notes.txt"]);
-        assert_eq!(names(&images), ["P1", "index.csv", "link"]);
+        assert_eq!(names(&images), ["P1", "P4", "index.csv", "link"]);
+        assert_eq!(names(&p4), ["0_L7.png"]);
         assert_eq!(names(&outside), ["x.png"]);
-        assert!(prune_key_images(&d.path().join("missing"), &keep).is_empty());
+        assert!(prune_key_images(&d.path().join("missing"), &keep, &new_folders).is_empty());
     }
 }

@@ -458,6 +458,16 @@ pub struct StudyPlan {
     pub out_of_shard: usize,
 }
 
+/// A stored key image and the study it belongs to (`Manifest::images_where`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyImage {
+    pub study_uid: String,
+    /// The patient of the study's result, which orders the images (and decides the
+    /// shard); the image's own `patient_id` is the one its annotation object carried.
+    pub patient_id: String,
+    pub image: StoredImage,
+}
+
 /// A stored per-study result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResult {
@@ -939,28 +949,38 @@ impl Manifest {
         tx.commit().map_err(e)
     }
 
-    /// Every stored key image with its study's UID, by (patient, study) then in the order
-    /// stored. The order and the UID are those of the study's result (`results`), whose
-    /// patient decides the shard, not the PatientID an annotation object carried.
-    pub fn images(&self) -> Result<Vec<(String, StoredImage)>, ManifestError> {
+    /// The stored key images of the studies `want` accepts (by Study Instance UID), by
+    /// (patient, study) then in the order stored. The patient is that of the study's
+    /// result (`results`), which decides order and shard, not the PatientID an annotation
+    /// object carried. A run passes over the studies it has just measured: their images
+    /// are still in memory, and their PNGs are never read from disk (SQLite reads a row's
+    /// overflow pages only for the columns asked for).
+    pub fn images_where(
+        &self,
+        want: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<StudyImage>, ManifestError> {
         // Sorted here, not by an ORDER BY: SQLite would copy every PNG through a temporary
         // B-tree to sort the rows (a third of reading them back on the 200-patient bench).
         let mut st = self
             .conn
             .prepare(
-                "SELECT r.patient_id, i.seq, i.study_uid, i.patient_id, i.study_date,
+                "SELECT i.study_uid, r.patient_id, i.seq, i.patient_id, i.study_date,
                         i.lesion_id, i.caption, i.crop, i.thumbnail
                  FROM images i JOIN results r USING (study_uid)",
             )
             .map_err(|e| self.err(e))?;
-        let mut rows: Vec<(String, i64, (String, StoredImage))> = st
+        let rows: Vec<Option<(i64, StudyImage)>> = st
             .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    (
-                        r.get(2)?,
-                        StoredImage {
+                let study_uid: String = r.get(0)?;
+                if !want(&study_uid) {
+                    return Ok(None);
+                }
+                Ok(Some((
+                    r.get(2)?,
+                    StudyImage {
+                        study_uid,
+                        patient_id: r.get(1)?,
+                        image: StoredImage {
                             patient_id: r.get(3)?,
                             study_date: r.get(4)?,
                             lesion_id: r.get(5)?,
@@ -968,15 +988,18 @@ impl Manifest {
                             crop: r.get(7)?,
                             thumbnail: r.get(8)?,
                         },
-                    ),
-                ))
+                    },
+                )))
             })
             .and_then(|rows| rows.collect())
             .map_err(|e| self.err(e))?;
+        let mut rows: Vec<(i64, StudyImage)> = rows.into_iter().flatten().collect();
         // (patient, study, seq) is unique, so the order is total; String's order is
         // SQLite's BINARY collation (bytes).
-        rows.sort_unstable_by(|a, b| (&a.0, &a.2.0, a.1).cmp(&(&b.0, &b.2.0, b.1)));
-        Ok(rows.into_iter().map(|(_, _, image)| image).collect())
+        rows.sort_unstable_by(|(sa, a), (sb, b)| {
+            (&a.patient_id, &a.study_uid, sa).cmp(&(&b.patient_id, &b.study_uid, sb))
+        });
+        Ok(rows.into_iter().map(|(_, image)| image).collect())
     }
 
     /// Deletes the stored results of patients `want` rejects (one transaction) and returns
@@ -1307,10 +1330,10 @@ mod tests {
         )
         .unwrap();
         let lesions = |m: &Manifest| -> Vec<(String, String, Vec<u8>)> {
-            m.images()
+            m.images_where(&|_| true)
                 .unwrap()
                 .into_iter()
-                .map(|(_, i)| (i.patient_id, i.lesion_id, i.thumbnail))
+                .map(|s| (s.image.patient_id, s.image.lesion_id, s.image.thumbnail))
                 .collect()
         };
         assert_eq!(
@@ -1368,10 +1391,10 @@ mod tests {
             .collect();
         assert_eq!(studies, ["S2", "S3", "S1"]);
         let images: Vec<(String, String)> = m
-            .images()
+            .images_where(&|_| true)
             .unwrap()
             .into_iter()
-            .map(|(study, i)| (study, i.lesion_id))
+            .map(|s| (s.study_uid, s.image.lesion_id))
             .collect();
         let want = [
             ("S2", "L2"),
@@ -1381,5 +1404,18 @@ mod tests {
             ("S1", "L1"),
         ];
         assert_eq!(images, want.map(|(s, l)| (s.to_string(), l.to_string())));
+        // a study left out is left out whole, and the rest keep their order
+        let but_s3: Vec<(String, String)> = m
+            .images_where(&|s| s != "S3")
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.study_uid, s.image.lesion_id))
+            .collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .filter(|(s, _)| *s != "S3")
+            .map(|(s, l)| (s.to_string(), l.to_string()))
+            .collect();
+        assert_eq!(but_s3, want);
     }
 }

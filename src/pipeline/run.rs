@@ -4,7 +4,7 @@
 //! files changed (then recomputes response and survival over everything); every output is
 //! replaced atomically; SIGINT/SIGTERM stop between studies with what was done kept.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,7 +17,7 @@ use super::clinical::{ClinicalError, ClinicalTable};
 use super::config::Config;
 use super::keyimages::{SeriesImages, StoredImage, render_annotation};
 use super::lock::{LockError, OutputLock};
-use super::manifest::{MANIFEST_FILE, Manifest, ManifestError, StudyWork};
+use super::manifest::{MANIFEST_FILE, Manifest, ManifestError, StudyImage, StudyWork};
 use super::measure_stage::{index_export, measure_annotation_keeping};
 use super::outputs::{
     CohortInputs, CohortSummary, OutputError, quarantine_rows, write_cohort_outputs,
@@ -254,6 +254,10 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
     });
     let progress = progress_bar(studies.ready.len(), opts.quiet);
     let mut measured = 0;
+    // The key images just stored, by study UID, with the patient of the study: the
+    // outputs take them from here instead of reading the PNGs back (they would hold them
+    // all in memory either way, for the report).
+    let mut fresh_images: HashMap<String, (String, Vec<StoredImage>)> = HashMap::new();
     // Each worker also serialises its study's result, so that only the SQLite write is
     // left to this thread.
     let measure_chunk = |chunk: std::ops::Range<usize>| -> Vec<Measured<'_>> {
@@ -300,6 +304,9 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         manifest.store_results(&batch, &cfg_hash)?;
         measured += batch.len();
         progress.inc(batch.len() as u64);
+        for (w, _, images) in batch {
+            fresh_images.insert(w.study_uid.clone(), (w.patient_id.clone(), images));
+        }
         Ok(())
     };
     // Chunks of a few studies keep every worker busy, and the stop flag is honoured
@@ -359,13 +366,24 @@ pub fn run(opts: &RunOptions, stop: &StopFlag, log: &RunLog) -> Result<RunOutcom
         }
     }
     sort_lesions(&mut lesions);
-    // The images of exactly the results read: same shard, same readable studies.
-    let stored_images: Vec<StoredImage> = manifest
-        .images()?
-        .into_iter()
-        .filter(|(study, _)| read.contains(study))
-        .map(|(_, image)| image)
-        .collect();
+    // The images of exactly the results read (same shard, same readable studies): those
+    // of the studies measured now from memory, the others from the manifest, in the
+    // manifest's order (by patient and study, then as stored).
+    let mut images = manifest
+        .images_where(&|study| read.contains(study) && !fresh_images.contains_key(study))?;
+    for (study_uid, (patient_id, fresh)) in fresh_images {
+        if read.contains(&study_uid) {
+            images.extend(fresh.into_iter().map(|image| StudyImage {
+                study_uid: study_uid.clone(),
+                patient_id: patient_id.clone(),
+                image,
+            }));
+        }
+    }
+    // The order decides which of two images wanting one file name gets `_2`
+    // (`finish_images`); stable, so a study's images keep the order they were stored in.
+    images.sort_by(|a, b| (&a.patient_id, &a.study_uid).cmp(&(&b.patient_id, &b.study_uid)));
+    let stored_images: Vec<StoredImage> = images.into_iter().map(|s| s.image).collect();
 
     let shard_index = shard_index(&index, shard);
     let mut problems: Vec<(String, String)> = Vec::new();

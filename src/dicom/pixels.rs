@@ -593,8 +593,8 @@ fn modality_values(
     // instructions on 86 bench slices).
     let (shift32, mask32) = (shift - 32, mask as u32);
     let u32_at = |c: &[u8]| u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
-    // Written as loops over a zeroed output: LLVM vectorises these, not the collects.
-    let mut out = vec![0f32; n];
+    // Written as loops over a filled output: LLVM vectorises these, not the collects.
+    let mut out = spare_values(n);
     if bytes <= 2 {
         // The usual CT header (slope 1, an integer intercept): the modality value is an
         // integer below 2^24 in magnitude, so i32 arithmetic and one rounding to f32 give
@@ -618,6 +618,29 @@ fn modality_values(
         fill(&mut out, data, |b: [u8; 4]| unsigned(u32_at(&b)));
     }
     Ok(out)
+}
+
+thread_local! {
+    /// The values of the last slice this thread decoded, once given back ([`recycle`]).
+    static SPARE: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// A buffer of `n` values, all overwritten by the caller: the thread's spare one when
+/// there is one. A fresh 1 MB buffer per 512 × 512 slice came zeroed by calloc or as new
+/// pages, and that took as long as decoding the slice; key images decode one slice per
+/// worker at a time, so one spare per thread is enough.
+fn spare_values(n: usize) -> Vec<f32> {
+    let mut v = SPARE.take();
+    if v.len() != n {
+        v.clear();
+        v.resize(n, 0.0);
+    }
+    v
+}
+
+/// Gives a decoded slice's values back once drawn, for the next slice this thread decodes.
+pub fn recycle(values: Vec<f32>) {
+    SPARE.set(values);
 }
 
 /// 8- or 16-bit samples (`bytes`), masked to BitsStored or sign-extended from it

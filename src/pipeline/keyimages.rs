@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::measure_stage::LesionShape;
 use crate::dicom::index::{Annotation, ExportIndex};
-use crate::dicom::pixels::{CandidateImage, SliceRef, decode_candidate, select_source_image};
+use crate::dicom::pixels::{
+    CandidateImage, SliceRef, decode_candidate, recycle, select_source_image,
+};
 use crate::measure::{MaskLesion, MaskSlice};
 use crate::report::keyimage::{
     KeyImageOptions, Outline, Overlay, SliceImage, Window, render_key_image,
@@ -142,7 +144,9 @@ pub fn render_annotation(
                     short_axis_mm: row.short_axis_mm,
                     outline,
                 };
-                render_key_image(&img, &overlay, opts).map_err(|e| e.to_string())
+                let pngs = render_key_image(&img, &overlay, opts).map_err(|e| e.to_string());
+                recycle(img.values);
+                pngs
             });
         match result {
             Ok(pngs) => images.push(StoredImage {

@@ -12,12 +12,17 @@
 # Env:   DATA=export (default /work/bench-data/pipeline-200x3, see run.sh to generate it)
 #        BIN=oncometry binary (default target/release/oncometry)
 #        JOBS="1 2"   ROUNDS=6   OUT=/tmp/bench-images-overhead
+#        KEEP=1 keeps the run folders (deleting thousands of files slows the file creates
+#        of whatever runs next on a journal-less ext4: delete them after a series)
+#        ARGS="--stable-age 0" (more `oncometry run` options, e.g. for an export written
+#        minutes ago; the default stable age would leave its studies for a later run)
 set -u
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-/work/bench-data/pipeline-200x3}
 BIN=${BIN:-$(pwd)/target/release/oncometry}
 JOBS=${JOBS:-"1 2"}
 ROUNDS=${ROUNDS:-6}
+read -r -a ARGS <<< "${ARGS:-}"
 OUT=${OUT:-/tmp/bench-images-overhead}
 PY=${PY:-python3}
 [ -x "$BIN" ] || { echo "no $BIN: build it first with 'cargo build --release'"; exit 2; }
@@ -38,7 +43,7 @@ for j in $JOBS; do
       extra=()
       [ "$v" = off ] && extra=(--config "$RUNS/noimg.toml")
       out="$RUNS/j$j-$i-$v"
-      "$BIN" run "$DATA" --clinical "$DATA/clinical.csv" --out "$out" --jobs "$j" "${extra[@]}" \
+      "$BIN" run "$DATA" --clinical "$DATA/clinical.csv" --out "$out" --jobs "$j" "${extra[@]}" "${ARGS[@]}" \
         >/dev/null 2>"$out.stderr"
       rc=$?
       [ "$rc" -le 1 ] || { echo "oncometry run failed (exit $rc): $(tail -1 "$out.stderr")"; exit 3; }
@@ -76,4 +81,4 @@ for j, by in runs.items():
     print(f"--jobs {j}: key images add {norm:+.1f} % normalised by the index stage "
           f"(median wall {medw:+.1f} %, fastest runs {minw:+.1f} %)")
 '
-rm -rf "$RUNS"
+[ -n "${KEEP:-}" ] || rm -rf "$RUNS"

@@ -20,8 +20,7 @@ use std::time::Instant;
 use oncometry::dicom::pixels::decode_slice;
 use oncometry::measure::types::PlaneGrid;
 use oncometry::report::keyimage::{
-    KeyImageOptions, KeyImagePngs, Outline, Overlay, SliceImage, Window, WindowChoice,
-    render_key_image,
+    KeyImageOptions, Outline, Overlay, SliceImage, Window, WindowChoice, render_key_image,
 };
 use rayon::prelude::*;
 
@@ -33,7 +32,7 @@ fn plane_point(g: &PlaneGrid, u: f64, v: f64) -> [f64; 3] {
     p
 }
 
-fn render(path: &Path) -> Result<KeyImagePngs, String> {
+fn render(path: &Path) -> Result<Vec<u8>, String> {
     let d = decode_slice(path, 0).map_err(|e| e.to_string())?;
     let grid = d.grid.ok_or("no geometry")?;
     let img = SliceImage::new(
@@ -127,7 +126,7 @@ fn read_demo_manifest(dir: &Path) -> Result<Vec<DemoImage>, String> {
 
 /// What `oncometry run` does per key image once it knows the slice: decode it, place it,
 /// render with the default options (the file's own window, else soft tissue for CT).
-fn render_demo(d: &DemoImage) -> Result<KeyImagePngs, String> {
+fn render_demo(d: &DemoImage) -> Result<Vec<u8>, String> {
     let s = decode_slice(&d.ct, 0).map_err(|e| e.to_string())?;
     let img = SliceImage::new(
         s.grid.ok_or("no geometry")?,
@@ -162,7 +161,7 @@ fn run_demo(dir: &Path) {
             .map(|d| {
                 let t1 = Instant::now();
                 let p = render_demo(d).unwrap_or_else(|e| panic!("{}: {e}", d.ct.display()));
-                (p.crop.len() + p.thumbnail.len(), t1.elapsed().as_secs_f64())
+                (p.len(), t1.elapsed().as_secs_f64())
             })
             .fold((0, Vec::with_capacity(n)), |(b, mut v), (pb, t)| {
                 v.push(t);
@@ -200,8 +199,7 @@ fn run_demo(dir: &Path) {
     std::fs::create_dir_all(&out).expect("out dir");
     for (i, d) in images.iter().take(4).enumerate() {
         let p = render_demo(d).expect("render");
-        std::fs::write(out.join(format!("{i:03}.crop.png")), &p.crop).expect("write");
-        std::fs::write(out.join(format!("{i:03}.thumb.png")), &p.thumbnail).expect("write");
+        std::fs::write(out.join(format!("{i:03}.png")), &p).expect("write");
     }
 }
 
@@ -240,7 +238,7 @@ fn main() {
     let warm = render(&files[0]).expect("warm-up render");
     let out = dir.join("out-rs");
     std::fs::create_dir_all(&out).expect("out dir");
-    std::fs::write(out.join("first.crop.png"), &warm.crop).expect("write");
+    std::fs::write(out.join("first.png"), &warm).expect("write");
 
     let pool1 = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -261,7 +259,7 @@ fn main() {
                     .map_or("?", |(g, _)| g)
                     .to_string();
                 *groups.entry(group).or_default() += t1.elapsed().as_secs_f64();
-                p.crop.len() + p.thumbnail.len()
+                p.len()
             })
             .sum()
     });
@@ -271,7 +269,7 @@ fn main() {
         .map(|(k, v)| format!("\"{k}\": {v:.4}"))
         .collect();
     let last = render(files.last().expect("files")).expect("render");
-    std::fs::write(out.join("last.crop.png"), &last.crop).expect("write");
+    std::fs::write(out.join("last.png"), &last).expect("write");
     println!(
         "{{\"oncometry\": \"1 thread\", \"slices\": {}, \"seconds\": {one:.4}, \"ms_per_slice\": {:.3}, \"png_bytes\": {bytes}, \"seconds_by_source\": {{{}}}}}",
         files.len(),

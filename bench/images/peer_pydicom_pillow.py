@@ -35,8 +35,9 @@ The work per image mirrors oncometry's in both modes: read the file, decode, mod
 window, resample to square pixels of min(PixelSpacing) (nearest), crop lesion + 50 % margin
 (>= 64 px), enlarge by an integer factor to <= 320 px (nearest), draw the outline, both axes
 as calipers (end ticks), the labels on black boxes and a scale bar, full-slice thumbnail of
-at most 256 px (never enlarged, as oncometry) with the axes and the crop box, encode both
-PNGs in memory.
+at most 256 px (never enlarged, as oncometry) with the axes and the crop box, both pasted
+into one key image (the crop on top, 4 black rows, the thumbnail under it, each centred, as
+oncometry's), encoded as one PNG in memory.
 """
 import time
 
@@ -160,10 +161,13 @@ def render_key_image(ds, arr, polys, la, sa, texts, window):
         if axis:
             dt.line([((p[0] + 0.5) * ts - 0.5, (p[1] + 0.5) * ts - 0.5) for p in axis], fill=col)
     dt.rectangle([cx0 * ts, cy0 * ts, (cx0 + cw) * ts, (cy0 + ch) * ts], outline=CROP_BOX)
-    b1, b2 = BytesIO(), BytesIO()
-    crop.save(b1, format="PNG")
-    thumb.save(b2, format="PNG")
-    return b1.getvalue(), b2.getvalue()
+    sw = max(crop.width, thumb.width)
+    sheet = Image.new("RGB", (sw, crop.height + 4 + thumb.height))
+    sheet.paste(crop, ((sw - crop.width) // 2, 0))
+    sheet.paste(thumb, ((sw - thumb.width) // 2, crop.height + 4))
+    buf = BytesIO()
+    sheet.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 # ---------------------------------------------------------------------------------------
@@ -212,12 +216,12 @@ def run(d: Path, out: Path) -> None:
     groups = {}
     for f in files:
         t1 = time.perf_counter()
-        crop, thumb = render(d / f)
+        png = render(d / f)
         g = f.rsplit("_", 1)[0]
         groups[g] = groups.get(g, 0.0) + time.perf_counter() - t1
-        nbytes += len(crop) + len(thumb)
+        nbytes += len(png)
     dt = time.perf_counter() - t0
-    (out / (files[-1] + ".crop.png")).write_bytes(crop)
+    (out / (files[-1] + ".png")).write_bytes(png)
     print(json.dumps({"peer": "pydicom+numpy+Pillow", "slices": len(files), "seconds": dt,
                       "ms_per_slice": 1000 * dt / len(files), "png_bytes": nbytes,
                       "import_seconds": round(IMPORT_SECONDS, 4), "warmup_seconds": round(warm, 4),
@@ -365,15 +369,13 @@ def run_demo(d: Path, out: Path, n_write: int = 4) -> None:
     t0 = time.perf_counter()
     for e in entries:
         t1 = time.perf_counter()
-        crop, thumb = render_demo(export, e)
+        png = render_demo(export, e)
         per.append(time.perf_counter() - t1)
-        nbytes += len(crop) + len(thumb)
+        nbytes += len(png)
     dt = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     for i, e in enumerate(entries[:n_write]):
-        crop, thumb = render_demo(export, e)
-        (out / f"{i:03d}.crop.png").write_bytes(crop)
-        (out / f"{i:03d}.thumb.png").write_bytes(thumb)
+        (out / f"{i:03d}.png").write_bytes(render_demo(export, e))
     print(json.dumps({"peer": "pydicom+numpy+Pillow", "mode": "demo", "images": len(entries),
                       "seconds": round(dt, 4), "ms_per_image": round(1000 * dt / len(entries), 3),
                       "ms_median": round(1000 * float(np.median(per)), 3), "png_bytes": nbytes,

@@ -26,9 +26,9 @@ pub struct StoredImage {
     pub study_date: String,
     pub lesion_id: String,
     pub caption: String,
-    /// PNG.
-    pub crop: Vec<u8>,
-    pub thumbnail: Vec<u8>,
+    /// The key image's PNG: the crop above the whole-slice thumbnail
+    /// (`keyimage::Sheet`).
+    pub png: Vec<u8>,
 }
 
 /// The images of each series that a key image can be drawn from, by Series Instance UID:
@@ -144,12 +144,12 @@ pub fn render_annotation(
                     short_axis_mm: row.short_axis_mm,
                     outline,
                 };
-                let pngs = render_key_image(&img, &overlay, opts).map_err(|e| e.to_string());
+                let png = render_key_image(&img, &overlay, opts).map_err(|e| e.to_string());
                 recycle(img.values);
-                pngs
+                png
             });
         match result {
-            Ok(pngs) => images.push(StoredImage {
+            Ok(png) => images.push(StoredImage {
                 patient_id: row.patient_id.clone(),
                 study_date: row.study_date.clone(),
                 lesion_id: row.lesion_id.clone(),
@@ -157,8 +157,7 @@ pub fn render_annotation(
                     "{} — LA {:.1} mm, SA {:.1} mm",
                     row.label, row.long_axis_mm, row.short_axis_mm
                 ),
-                crop: pngs.crop,
-                thumbnail: pngs.thumbnail,
+                png,
             }),
             Err(e) => missing.push(format!(
                 "{} lesion {}: no key image: {e}",
@@ -213,14 +212,12 @@ pub fn finish_images(
             tp,
             safe_file_stem(&s.lesion_id)
         );
-        // The crop and its thumbnail (`_thumb.png`) both need a free name.
         let mut rel = format!("{stem}.png");
         let mut n = 1;
-        while taken.contains(&rel) || taken.contains(&thumbnail_name(&rel)) {
+        while taken.contains(&rel) {
             n += 1;
             rel = format!("{stem}_{n}.png");
         }
-        taken.insert(thumbnail_name(&rel));
         taken.insert(rel.clone());
         out.push((
             rel,
@@ -230,18 +227,12 @@ pub fn finish_images(
                 timepoint: tp,
                 study_date: s.study_date,
                 caption: s.caption,
-                source: ImageSource::Png(s.crop),
-                thumbnail: Some(ImageSource::Png(s.thumbnail)),
+                source: ImageSource::Png(s.png),
             },
         ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-/// The file name of a key image's thumbnail, beside it.
-pub fn thumbnail_name(rel: &str) -> String {
-    rel.replace(".png", "_thumb.png")
 }
 
 fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
@@ -265,7 +256,7 @@ mod tests {
     use super::*;
 
     /// Images that would share a file name (same patient, day and lesion ID, or IDs alike
-    /// once made safe, or an ID ending like a thumbnail) all get one of their own.
+    /// once made safe, or an ID ending like another's `_2` suffix) all get one of their own.
     #[test]
     fn every_key_image_gets_its_own_file_names() {
         let image = |lesion: &str| StoredImage {
@@ -273,10 +264,9 @@ mod tests {
             study_date: "20240101".into(),
             lesion_id: lesion.into(),
             caption: String::new(),
-            crop: vec![1],
-            thumbnail: vec![2],
+            png: vec![1],
         };
-        let stored = ["L1", "L1", "L?1", "L1_thumb", "L1_2", "L2"]
+        let stored = ["L1", "L1", "L?1", "L1_2", "L1_2", "L2"]
             .map(image)
             .to_vec();
         let timepoint_of = BTreeMap::from([(("P/1".to_string(), "20240101".to_string()), 0)]);
@@ -286,7 +276,6 @@ mod tests {
         for (rel, _) in &finished {
             assert!(rel.starts_with("images/P_1/0_"), "{rel}");
             assert!(names.insert(rel.clone()), "{rel} twice");
-            assert!(names.insert(thumbnail_name(rel)), "{rel}'s thumbnail twice");
         }
     }
 }

@@ -61,7 +61,7 @@ use crate::pipeline::signals::StopFlag;
 pub const MANIFEST_FILE: &str = "manifest.sqlite";
 
 /// Version of the tables below (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Default stable age: a study whose newest file is younger is left for the next run
 /// (Orthanc's `StableAge` idea; the PACS may still be sending it).
@@ -101,8 +101,7 @@ CREATE TABLE images (
     study_date  TEXT NOT NULL,
     lesion_id   TEXT NOT NULL,
     caption     TEXT NOT NULL,
-    crop        BLOB NOT NULL,
-    thumbnail   BLOB NOT NULL,
+    png         BLOB NOT NULL,
     PRIMARY KEY (study_uid, seq)
 );
 CREATE TRIGGER results_drop_images AFTER DELETE ON results
@@ -916,8 +915,8 @@ impl Manifest {
             let mut put_image = tx
                 .prepare(
                     "INSERT INTO images
-                        (study_uid, seq, patient_id, study_date, lesion_id, caption, crop, thumbnail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        (study_uid, seq, patient_id, study_date, lesion_id, caption, png)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(e)?;
             for (work, result, images) in items {
@@ -939,8 +938,7 @@ impl Manifest {
                             i.study_date,
                             i.lesion_id,
                             i.caption,
-                            i.crop,
-                            i.thumbnail,
+                            i.png,
                         ])
                         .map_err(e)?;
                 }
@@ -965,7 +963,7 @@ impl Manifest {
             .conn
             .prepare(
                 "SELECT i.study_uid, r.patient_id, i.seq, i.patient_id, i.study_date,
-                        i.lesion_id, i.caption, i.crop, i.thumbnail
+                        i.lesion_id, i.caption, i.png
                  FROM images i JOIN results r USING (study_uid)",
             )
             .map_err(|e| self.err(e))?;
@@ -985,8 +983,7 @@ impl Manifest {
                             study_date: r.get(4)?,
                             lesion_id: r.get(5)?,
                             caption: r.get(6)?,
-                            crop: r.get(7)?,
-                            thumbnail: r.get(8)?,
+                            png: r.get(7)?,
                         },
                     },
                 )))
@@ -1313,8 +1310,7 @@ mod tests {
             study_date: "20240101".into(),
             lesion_id: lesion.into(),
             caption: format!("{lesion} caption"),
-            crop: png.to_vec(),
-            thumbnail: [png, b"-t"].concat(),
+            png: [png, b"-t"].concat(),
         };
         let (a, b) = (work("S1", "P1"), work("S2", "P2"));
         m.store_results(
@@ -1333,7 +1329,7 @@ mod tests {
             m.images_where(&|_| true)
                 .unwrap()
                 .into_iter()
-                .map(|s| (s.image.patient_id, s.image.lesion_id, s.image.thumbnail))
+                .map(|s| (s.image.patient_id, s.image.lesion_id, s.image.png))
                 .collect()
         };
         assert_eq!(
@@ -1370,8 +1366,7 @@ mod tests {
             study_date: "20240101".into(),
             lesion_id: lesion.into(),
             caption: String::new(),
-            crop: vec![1],
-            thumbnail: vec![2],
+            png: vec![1],
         };
         let (s1, s2, s3) = (work("S1", "P2"), work("S2", "P1"), work("S3", "P1"));
         m.store_results(

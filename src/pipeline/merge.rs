@@ -155,19 +155,14 @@ fn read_images(dir: &Path) -> Result<Vec<StoredImage>, RunError> {
     let mut out = Vec::new();
     for row in rdr.deserialize::<ImageIndexRow>() {
         let row = row.map_err(|e| bad(e.to_string()))?;
-        let png = |rel: &str| {
-            std::fs::read(dir.join(rel)).map_err(|source| RunError::Io {
-                path: dir.join(rel),
-                source,
-            })
-        };
+        let path = dir.join(&row.file);
+        let png = std::fs::read(&path).map_err(|source| RunError::Io { path, source })?;
         out.push(StoredImage {
             patient_id: row.patient_id,
             study_date: row.study_date,
             lesion_id: row.lesion_id,
             caption: row.caption,
-            crop: png(&row.file)?,
-            thumbnail: png(&row.thumbnail)?,
+            png,
         });
     }
     Ok(out)

@@ -10,7 +10,7 @@ use super::atomic::{AtomicError, AtomicFile, OutputSet};
 use super::clinical::ClinicalTable;
 use super::cohort::survival_analyses;
 use super::config::Config;
-use super::keyimages::{StoredImage, finish_images, thumbnail_name};
+use super::keyimages::{StoredImage, finish_images};
 use crate::report::writers::{LESIONS_HEADER, PATIENTS_HEADER, TIMEPOINTS_HEADER};
 use crate::report::{
     DataQuality, EndpointResults, ImageSource, KeyImage, LesionRow, QuarantinedFile, ReportInput,
@@ -170,14 +170,10 @@ pub fn write_cohort_outputs(
     let (rels, key_images): (Vec<String>, Vec<KeyImage>) =
         finish_images(images, &timepoint_of).into_iter().unzip();
     let mut index_rows = Vec::with_capacity(key_images.len());
-    let mut files: Vec<(PathBuf, &[u8])> = Vec::with_capacity(2 * key_images.len());
+    let mut files: Vec<(PathBuf, &[u8])> = Vec::with_capacity(key_images.len());
     for (rel, ki) in rels.into_iter().zip(&key_images) {
-        let thumb_rel = thumbnail_name(&rel);
-        if let ImageSource::Png(crop) = &ki.source {
-            files.push((out.join(&rel), crop));
-        }
-        if let Some(ImageSource::Png(t)) = &ki.thumbnail {
-            files.push((out.join(&thumb_rel), t));
+        if let ImageSource::Png(png) = &ki.source {
+            files.push((out.join(&rel), png));
         }
         index_rows.push(ImageIndexRow {
             patient_id: ki.patient_id.clone(),
@@ -186,7 +182,6 @@ pub fn write_cohort_outputs(
             lesion_id: ki.lesion_id.clone(),
             caption: ki.caption.clone(),
             file: rel,
-            thumbnail: thumb_rel,
         });
     }
     let input = ReportInput {
@@ -394,7 +389,6 @@ const IMAGE_INDEX_HEADER: &[&str] = &[
     "lesion_id",
     "caption",
     "file",
-    "thumbnail",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -404,8 +398,8 @@ pub struct ImageIndexRow {
     pub study_date: String,
     pub lesion_id: String,
     pub caption: String,
+    /// The key image: the crop above the whole-slice thumbnail.
     pub file: String,
-    pub thumbnail: String,
 }
 
 /// The quarantine list of a run: every file not used, sorted by path, one row per reason.

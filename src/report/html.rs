@@ -49,7 +49,6 @@ figure.plot svg { max-width: 100%; height: auto; border: 1px solid #e3e6ea; }
 .gallery-row { display: flex; flex-wrap: wrap; gap: 10px; margin: 6px 0 16px; }
 .gallery-row figure { margin: 0; border: 1px solid #d0d4da; padding: 6px; background: #fafafa; }
 .gallery-row img { display: block; max-width: 320px; height: auto; image-rendering: pixelated; }
-.gallery-row img.thumb { max-width: 128px; margin-top: 4px; image-rendering: auto; }
 .gallery-row figcaption { font-size: 12px; color: #333333; max-width: 320px; }
 .missing-image { width: 220px; min-height: 120px; padding: 6px; box-sizing: border-box; overflow-wrap: anywhere; display: flex; align-items: center; justify-content: center; text-align: center; font-size: 12px; color: #B00020; background: #fdecee; }
 .scroll { max-height: 520px; overflow: auto; }
@@ -591,7 +590,10 @@ fn gallery(h: &mut String, images: &[KeyImage]) {
                 } else {
                     format!("timepoint {}", k.timepoint)
                 };
-                let alt = format!("{} {} {} {}", k.patient_id, k.lesion_id, when, k.study_date);
+                let alt = format!(
+                    "{} {} {} {} (lesion above, whole slice below)",
+                    k.patient_id, k.lesion_id, when, k.study_date
+                );
                 h.push_str("<figure>");
                 match image_data_uri(&k.source) {
                     Ok(uri) => {
@@ -604,15 +606,6 @@ fn gallery(h: &mut String, images: &[KeyImage]) {
                             xml(&reason)
                         );
                     }
-                }
-                // A thumbnail that cannot be read is left out: the crop carries the
-                // measurement, the thumbnail only the context.
-                if let Some(uri) = k.thumbnail.as_ref().and_then(|t| image_data_uri(t).ok()) {
-                    let _ = write!(
-                        h,
-                        "<img class=\"thumb\" src=\"{uri}\" alt=\"{} (whole slice)\">",
-                        xml(&alt)
-                    );
                 }
                 let _ = writeln!(
                     h,
@@ -720,7 +713,6 @@ mod tests {
                 study_date: "2020-03-01".into(),
                 caption: "c1".into(),
                 source: ImageSource::Png(png.clone()),
-                thumbnail: None,
             },
             KeyImage {
                 patient_id: "P1".into(),
@@ -729,7 +721,6 @@ mod tests {
                 study_date: "2020-01-01".into(),
                 caption: "c0".into(),
                 source: ImageSource::Png(png),
-                thumbnail: None,
             },
             KeyImage {
                 patient_id: "P1".into(),
@@ -738,7 +729,6 @@ mod tests {
                 study_date: "2020-01-01".into(),
                 caption: "bad".into(),
                 source: ImageSource::Png(b"GIF89a".to_vec()),
-                thumbnail: None,
             },
             KeyImage {
                 patient_id: "P1".into(),
@@ -747,7 +737,6 @@ mod tests {
                 study_date: "2020-01-01".into(),
                 caption: "gone".into(),
                 source: ImageSource::File("/nonexistent/dir/x.png".into()),
-                thumbnail: None,
             },
         ];
         let h = render(&[], &[], &imgs);

@@ -184,11 +184,9 @@ pub struct KeyImage {
     pub timepoint: usize,
     pub study_date: String,
     pub caption: String,
-    /// The lesion crop with its measurement drawn (`keyimage::KeyImagePngs::crop`).
+    /// The key image (`keyimage::render_key_image`): the lesion crop with its measurement
+    /// drawn, above the whole slice with a box around the crop.
     pub source: ImageSource,
-    /// The whole slice with a box around the crop (`keyimage::KeyImagePngs::thumbnail`),
-    /// shown small under the crop.
-    pub thumbnail: Option<ImageSource>,
 }
 
 /// Everything the HTML report shows.

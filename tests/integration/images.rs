@@ -557,22 +557,94 @@ fn rendering_is_deterministic_and_png_has_no_varying_chunks() {
     let a = render_key_image(&img, &ov, &KeyImageOptions::default()).unwrap();
     let b = render_key_image(&img.clone(), &ov.clone(), &KeyImageOptions::default()).unwrap();
     assert_eq!(a, b);
-    for png in [&a.crop, &a.thumbnail] {
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        let mut chunks = vec![];
-        let mut i = 8;
-        while i + 8 <= png.len() {
-            let len = u32::from_be_bytes([png[i], png[i + 1], png[i + 2], png[i + 3]]) as usize;
-            chunks.push(String::from_utf8_lossy(&png[i + 4..i + 8]).to_string());
-            i += 12 + len;
-        }
-        assert!(
-            chunks
-                .iter()
-                .all(|c| ["IHDR", "PLTE", "IDAT", "IEND"].contains(&c.as_str())),
-            "{chunks:?}"
-        );
+    let png = &a;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let mut chunks = vec![];
+    let mut i = 8;
+    while i + 8 <= png.len() {
+        let len = u32::from_be_bytes([png[i], png[i + 1], png[i + 2], png[i + 3]]) as usize;
+        chunks.push(String::from_utf8_lossy(&png[i + 4..i + 8]).to_string());
+        i += 12 + len;
     }
+    assert!(
+        chunks
+            .iter()
+            .all(|c| ["IHDR", "PLTE", "IDAT", "IEND"].contains(&c.as_str())),
+        "{chunks:?}"
+    );
+}
+
+/// The key image PNG holds the crop on top and the whole-slice thumbnail under it, each
+/// centred, pixel for pixel as rendered apart, on black; whichever of the two is wider
+/// sets the width.
+#[test]
+fn the_key_image_is_the_crop_above_the_thumbnail() {
+    use oncometry::report::keyimage::SHEET_GAP;
+    let (_, g, e) = cases().remove(2);
+    let img = phantom(&g, &e);
+    let ov = e.overlay(&g, Outline::Mask(e.mask(&g)), "L1");
+    // Default: a crop wider than the thumbnail. crop_px 96: a crop narrower than the
+    // 256 px thumbnail cap lets the thumbnail set the width instead.
+    for crop_px in [320, 96] {
+        let opts = KeyImageOptions {
+            crop_px,
+            ..KeyImageOptions::default()
+        };
+        let k = render_key_image_rgb(&img, &ov, &opts).unwrap();
+        let s = k.layout.sheet;
+        let (crop, thumb) = (&k.crop, &k.thumbnail);
+        assert_eq!(
+            s.width,
+            crop.width().max(thumb.width()),
+            "crop_px {crop_px}"
+        );
+        assert_eq!(s.height, crop.height() + SHEET_GAP + thumb.height());
+        assert_eq!(s.crop_x0, (s.width - crop.width()) / 2);
+        assert_eq!(s.thumbnail_x0, (s.width - thumb.width()) / 2);
+        assert_eq!(s.thumbnail_y0, crop.height() + SHEET_GAP);
+        // What the file holds, decoded.
+        let png = render_key_image(&img, &ov, &opts).unwrap();
+        let got = image::load_from_memory(&png).unwrap().into_rgb8();
+        assert_eq!(
+            got, k.key_image,
+            "crop_px {crop_px}: PNG and RGB key image differ"
+        );
+        let mut placed = 0;
+        for (x, y, p) in got.enumerate_pixels() {
+            let in_crop = x >= s.crop_x0 && x < s.crop_x0 + crop.width() && y < crop.height();
+            let (tx, ty) = (
+                x.wrapping_sub(s.thumbnail_x0),
+                y.wrapping_sub(s.thumbnail_y0),
+            );
+            let want = if in_crop {
+                placed += 1;
+                *crop.get_pixel(x - s.crop_x0, y)
+            } else if tx < thumb.width() && ty < thumb.height() {
+                placed += 1;
+                *thumb.get_pixel(tx, ty)
+            } else {
+                image::Rgb([0, 0, 0])
+            };
+            assert_eq!(*p, want, "crop_px {crop_px}: pixel ({x}, {y})");
+        }
+        let area = |i: &image::RgbImage| i.width() * i.height();
+        assert_eq!(placed, area(crop) + area(thumb));
+    }
+    let narrow = render_key_image_rgb(
+        &img,
+        &ov,
+        &KeyImageOptions {
+            crop_px: 96,
+            ..KeyImageOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        narrow.crop.width() < narrow.thumbnail.width(),
+        "the second case must have the thumbnail wider: {} vs {}",
+        narrow.crop.width(),
+        narrow.thumbnail.width()
+    );
 }
 
 #[test]

@@ -353,8 +353,6 @@ fn sample(missing_image: &Path) -> Owned {
             study_date: format!("2021-{:02}-01", 1 + k * 2),
             caption: format!("LD {:.1} mm", r * 1.5),
             source: ImageSource::Png(lesion_png(r)),
-            // One thumbnail, to check it is embedded too.
-            thumbnail: (k == 0).then(|| ImageSource::Png(lesion_png(4.0))),
         });
     }
     images.push(KeyImage {
@@ -364,7 +362,6 @@ fn sample(missing_image: &Path) -> Owned {
         study_date: "2021-01-01".into(),
         caption: "SA 16 mm".into(),
         source: ImageSource::Png(lesion_png(11.0)),
-        thumbnail: None,
     });
     images.push(KeyImage {
         patient_id: "P02".into(),
@@ -373,7 +370,6 @@ fn sample(missing_image: &Path) -> Owned {
         study_date: "2021-03-01".into(),
         caption: "missing file".into(),
         source: ImageSource::File(missing_image.to_path_buf()),
-        thumbnail: None,
     });
     let quality = DataQuality {
         files_seen: 1234,
@@ -550,13 +546,13 @@ fn report_renders_in_chromium() {
         figs.len(),
         "a figure has an empty layout box"
     );
-    // 4 readable crops + 1 thumbnail; the missing file is a placeholder, not an <img>.
+    // 4 readable key images; the missing file is a placeholder, not an <img>.
     assert_eq!(
         probe_value(&dom, "img_total"),
-        5,
-        "5 key images are embedded"
+        4,
+        "4 key images are embedded"
     );
-    assert_eq!(probe_value(&dom, "img_ok"), 5, "a key image did not decode");
+    assert_eq!(probe_value(&dom, "img_ok"), 4, "a key image did not decode");
     assert!(
         console_lines(&err).is_empty(),
         "console messages:\n{}",

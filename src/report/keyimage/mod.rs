@@ -163,15 +163,6 @@ impl Default for Colours {
     }
 }
 
-/// The two PNGs of one key image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyImagePngs {
-    /// The lesion with context and its measurement.
-    pub crop: Vec<u8>,
-    /// The whole slice with a box around the crop.
-    pub thumbnail: Vec<u8>,
-}
-
 /// Where the crop and thumbnail sit on the display grid, for callers and tests that need
 /// to map patient mm to output pixels.
 ///
@@ -193,13 +184,52 @@ pub struct Layout {
     pub scale: u32,
     /// Thumbnail pixels per display pixel.
     pub thumbnail_scale: f64,
+    pub thumbnail_width: u32,
+    pub thumbnail_height: u32,
+    /// Where the crop and the thumbnail sit in the key image.
+    pub sheet: Sheet,
 }
 
-/// The rendered images before PNG encoding.
+/// The key image as one picture: the crop on top, the whole-slice thumbnail under it,
+/// each centred, on black. A reader opening one file sees the measurement and where on
+/// the slice it is, as a workstation's key image with its localizer; and one file, one
+/// PNG stream and one stored blob per key image instead of two is what keeps key images
+/// within their budget of the run's time (session 8: 884 fewer file creates on the 200 × 3
+/// bench).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sheet {
+    pub width: u32,
+    pub height: u32,
+    /// Top-left corner of the crop (its top is always row 0).
+    pub crop_x0: u32,
+    /// Top-left corner of the thumbnail.
+    pub thumbnail_x0: u32,
+    pub thumbnail_y0: u32,
+}
+
+/// Black rows between the crop and the thumbnail.
+pub const SHEET_GAP: u32 = 4;
+
+impl Sheet {
+    fn new(crop: (u32, u32), thumbnail: (u32, u32)) -> Sheet {
+        let width = crop.0.max(thumbnail.0);
+        Sheet {
+            width,
+            height: crop.1 + SHEET_GAP + thumbnail.1,
+            crop_x0: (width - crop.0) / 2,
+            thumbnail_x0: (width - thumbnail.0) / 2,
+            thumbnail_y0: crop.1 + SHEET_GAP,
+        }
+    }
+}
+
+/// The rendered images before PNG encoding: the crop and the thumbnail apart, and the key
+/// image that holds both ([`Sheet`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyImageRgb {
     pub crop: RgbImage,
     pub thumbnail: RgbImage,
+    pub key_image: RgbImage,
     pub layout: Layout,
 }
 
@@ -217,18 +247,15 @@ pub enum KeyImageError {
     Encode(String),
 }
 
-/// Renders and PNG-encodes the crop and the thumbnail. Same inputs, same bytes: the PNGs
-/// carry no time or metadata chunks.
+/// Renders the key image (the crop above the whole-slice thumbnail, [`Sheet`]) as one PNG.
+/// Same inputs, same bytes: the PNG carries no time or metadata chunks.
 pub fn render_key_image(
     img: &SliceImage,
     overlay: &Overlay,
     opts: &KeyImageOptions,
-) -> Result<KeyImagePngs, KeyImageError> {
-    let (crop, thumbnail, _) = render_indexed(img, overlay, opts)?;
-    Ok(KeyImagePngs {
-        crop: crop.encode()?,
-        thumbnail: thumbnail.encode()?,
-    })
+) -> Result<Vec<u8>, KeyImageError> {
+    let (crop, thumbnail, layout) = render_indexed(img, overlay, opts)?;
+    stack(crop, &thumbnail, &layout.sheet).encode()
 }
 
 /// A file stem safe on every file system and free of anything but `[A-Za-z0-9._-]`, for
@@ -401,19 +428,59 @@ fn encode_rgb_png(img: &RgbImage) -> Result<Vec<u8>, KeyImageError> {
 /// Largest display image side we agree to build (a 0.05 mm pixel on a 500 mm field).
 const MAX_DISPLAY_PX: f64 = 10_000.0;
 
-/// Renders the crop and the thumbnail as RGB images: exactly the pixels the PNGs of
-/// [`render_key_image`] hold (greys on the palette's 240 levels).
+/// Renders the crop, the thumbnail and the key image holding both as RGB images: exactly
+/// the pixels the PNG of [`render_key_image`] holds (greys on the palette's 240 levels).
 pub fn render_key_image_rgb(
     img: &SliceImage,
     overlay: &Overlay,
     opts: &KeyImageOptions,
 ) -> Result<KeyImageRgb, KeyImageError> {
     let (crop, thumbnail, layout) = render_indexed(img, overlay, opts)?;
+    let (crop_rgb, thumbnail_rgb) = (crop.to_rgb()?, thumbnail.to_rgb()?);
     Ok(KeyImageRgb {
-        crop: crop.to_rgb()?,
-        thumbnail: thumbnail.to_rgb()?,
+        crop: crop_rgb,
+        thumbnail: thumbnail_rgb,
+        key_image: stack(crop, &thumbnail, &layout.sheet).to_rgb()?,
         layout,
     })
+}
+
+/// The key image: `crop` and `thumbnail` placed by `sheet`, black elsewhere.
+///
+/// The thumbnail is drawn with the crop's colours first in its palette (`draw_thumbnail`),
+/// so its indices are the key image's and rows are copied as they are. When the crop is
+/// the widest part (the usual case: a ~320 px crop over a thumbnail of at most 256 px) its
+/// buffer already holds the key image's first rows and is extended in place.
+fn stack(crop: Indexed, thumbnail: &Indexed, sheet: &Sheet) -> Indexed {
+    debug_assert!(thumbnail.colours.starts_with(&crop.colours));
+    let width = sheet.width as usize;
+    let mut px = if crop.w == sheet.width {
+        let mut px = crop.px;
+        px.reserve_exact(width * sheet.height as usize - px.len());
+        px
+    } else {
+        let mut px = Vec::with_capacity(width * sheet.height as usize);
+        let (left, cw) = (sheet.crop_x0 as usize, crop.w as usize);
+        for row in crop.px.chunks_exact(cw) {
+            px.resize(px.len() + left, 0);
+            px.extend_from_slice(row);
+            px.resize(px.len() + width - left - cw, 0);
+        }
+        px
+    };
+    px.resize(px.len() + width * SHEET_GAP as usize, 0);
+    let (left, tw) = (sheet.thumbnail_x0 as usize, thumbnail.w as usize);
+    for row in thumbnail.px.chunks_exact(tw) {
+        px.resize(px.len() + left, 0);
+        px.extend_from_slice(row);
+        px.resize(px.len() + width - left - tw, 0);
+    }
+    Indexed {
+        w: sheet.width,
+        h: sheet.height,
+        px,
+        colours: thumbnail.colours.clone(),
+    }
 }
 
 fn render_indexed(
@@ -435,6 +502,8 @@ fn render_indexed(
     let (crop_y0, crop_height) = crop_span(bbox.y0, bbox.y1, bbox.x0, bbox.x1, opts, view.height);
     let scale = (opts.crop_px / crop_width.max(crop_height)).max(1);
     let thumbnail_scale = (f64::from(opts.thumbnail_px) / w.max(h)).min(1.0);
+    let thumbnail_width = ((w * thumbnail_scale).round() as u32).max(1);
+    let thumbnail_height = ((h * thumbnail_scale).round() as u32).max(1);
     let layout = Layout {
         display_mm: view.display_mm,
         display_width: view.width,
@@ -445,10 +514,16 @@ fn render_indexed(
         crop_height,
         scale,
         thumbnail_scale,
+        thumbnail_width,
+        thumbnail_height,
+        sheet: Sheet::new(
+            (crop_width * scale, crop_height * scale),
+            (thumbnail_width, thumbnail_height),
+        ),
     };
 
     let crop = draw_crop(&view, &shades, overlay, opts, &layout)?;
-    let thumbnail = draw_thumbnail(&view, &shades, overlay, opts, &layout)?;
+    let thumbnail = draw_thumbnail(&view, &shades, overlay, opts, &layout, &crop.colours)?;
     Ok((crop, thumbnail, layout))
 }
 
@@ -946,10 +1021,10 @@ fn draw_thumbnail(
     overlay: &Overlay,
     opts: &KeyImageOptions,
     l: &Layout,
+    crop_colours: &[[u8; 3]],
 ) -> Result<Indexed, KeyImageError> {
     let s = l.thumbnail_scale;
-    let w = ((f64::from(l.display_width) * s).round() as u32).max(1);
-    let h = ((f64::from(l.display_height) * s).round() as u32).max(1);
+    let (w, h) = (l.thumbnail_width, l.thumbnail_height);
     let mut out = view.sample(
         shades,
         (w, h),
@@ -964,6 +1039,9 @@ fn draw_thumbnail(
                 .clamp(0.0, f64::from(l.display_height - 1))
         },
     )?;
+    // The crop's colours keep their indices, so the key image copies the thumbnail's rows
+    // as they are ([`stack`]).
+    out.colours = crop_colours.to_vec();
     let to_out = |p: [f64; 3]| {
         let (x, y) = view.to_display(p);
         ((x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5)
@@ -1290,7 +1368,7 @@ mod tests {
         send_sync::<SliceImage>();
         send_sync::<Overlay>();
         send_sync::<KeyImageOptions>();
-        send_sync::<KeyImagePngs>();
+        send_sync::<KeyImageRgb>();
         send_sync::<KeyImageError>();
         send_sync::<crate::dicom::pixels::DecodedSlice>();
         send_sync::<crate::dicom::pixels::PixelError>();

@@ -802,9 +802,57 @@ fn window_levels_into(values: &[f32], w: Window, out: &mut Vec<u8>) {
         out.extend(values.iter().map(|&v| window_level(f64::from(v), w)));
         return;
     }
-    let c = w.center - 0.5;
-    let den = w.width - 1.0;
-    out.extend(values.iter().map(|&v| ramp_level(v, c, den)));
+    let start = out.len();
+    out.resize(start + values.len(), 0);
+    ramp_levels(values, w.center - 0.5, w.width - 1.0, &mut out[start..]);
+}
+
+/// [`ramp_level`] of every value into `out`, on the widest vectors the CPU has.
+///
+/// The window is the per-pixel cost of a key image (every thumbnail pixel and every source
+/// pixel of the crop) and its f64 division limits it. The portable build targets SSE2
+/// (two lanes); the same loop compiled for AVX2 or AVX-512 and chosen at run time does the
+/// same IEEE operations on four or eight lanes, so the bytes are the same (a test compares
+/// every variant the CPU runs with the portable one). 16 k CT values, this project's
+/// 2-core EPYC VM: 1.35–2.07 ns a value portable, 0.98–1.03 AVX2, 0.72–0.80 AVX-512.
+fn ramp_levels(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: the CPU has every feature `ramp_levels_avx512` is compiled for.
+            return unsafe { ramp_levels_avx512(values, c, den, out) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above, for AVX2.
+            return unsafe { ramp_levels_avx2(values, c, den, out) };
+        }
+    }
+    ramp_levels_portable(values, c, den, out);
+}
+
+#[inline(always)]
+fn ramp_levels_portable(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
+    for (o, &v) in out.iter_mut().zip(values) {
+        *o = ramp_level(v, c, den);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    use std::arch::is_x86_feature_detected as has;
+    has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+fn ramp_levels_avx512(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
+    ramp_levels_portable(values, c, den, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn ramp_levels_avx2(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
+    ramp_levels_portable(values, c, den, out);
 }
 
 /// [`window_level`] of a window wider than one level (`c` = centre − 0.5, `den` =
@@ -1279,6 +1327,53 @@ mod tests {
         // Centre maps to mid grey: ((39.5 - 39.5) / 399 + 0.5) * 255 = 127.5 -> 128.
         assert_eq!(window_level(39.5, w), 128);
         assert_eq!(window_level(f64::NAN, w), 0);
+    }
+
+    /// Every compiled variant of the window loop that this CPU can run gives the portable
+    /// loop's bytes, on integer and fractional CT values, the cut-offs and non-finite ones.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_variants_of_the_window_give_the_same_bytes() {
+        let mut rng = crate::testutil::xorshift(8);
+        let mut values: Vec<f32> = (0..20_000)
+            .map(|i| {
+                let v = (rng() % 4000) as f32 - 2000.0;
+                if i % 3 == 0 { v + 0.37 } else { v }
+            })
+            .collect();
+        values.extend([
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+        ]);
+        values.extend([-160.5, 239.5, 39.5, -160.49, 239.51]);
+        let mut ran = 0;
+        for (c, den) in [
+            (39.5, 399.0),
+            (0.0, 1.0),
+            (-600.5, 1499.0),
+            (f64::NAN, 399.0),
+        ] {
+            let mut want = vec![0; values.len()];
+            ramp_levels_portable(&values, c, den, &mut want);
+            let mut got = vec![1; values.len()];
+            if has_avx512() {
+                // SAFETY: detected just above.
+                unsafe { ramp_levels_avx512(&values, c, den, &mut got) };
+                assert_eq!(got, want, "AVX-512, window ({c}, {den})");
+                ran += 1;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                got.fill(1);
+                // SAFETY: detected just above.
+                unsafe { ramp_levels_avx2(&values, c, den, &mut got) };
+                assert_eq!(got, want, "AVX2, window ({c}, {den})");
+                ran += 1;
+            }
+        }
+        eprintln!("{ran} vector variant runs compared");
     }
 
     /// The branch-free loop gives what the PS3.3 formula gives, value by value, at the

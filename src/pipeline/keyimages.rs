@@ -94,6 +94,7 @@ pub fn render_annotation(
         ));
         return (images, missing);
     }
+    let mut decoded = LastSlice::default();
     for row in rows {
         let (Some(x1), Some(y1), Some(z1), Some(x2), Some(y2), Some(z2)) = (
             row.la_x1, row.la_y1, row.la_z1, row.la_x2, row.la_y2, row.la_z2,
@@ -114,20 +115,7 @@ pub fn render_annotation(
         let slice = SliceRef::through_point(None, la[0], normal);
         let result = select_source_image(candidates, &slice)
             .map_err(|e| e.to_string())
-            .and_then(|c| decode_candidate(c).map_err(|e| e.to_string()))
-            .and_then(|d| {
-                let grid = d
-                    .grid
-                    .ok_or_else(|| "source image has no geometry".to_string())?;
-                SliceImage::new(
-                    grid,
-                    d.values,
-                    d.modality,
-                    d.window.map(|(center, width)| Window { center, width }),
-                    d.photometric_interpretation == "MONOCHROME1",
-                )
-                .map_err(|e| e.to_string())
-            })
+            .and_then(|c| decoded.get(c))
             .and_then(|img| {
                 let outline = match shapes.get(&row.lesion_id) {
                     Some(LesionShape::Mask(m)) => {
@@ -144,9 +132,7 @@ pub fn render_annotation(
                     short_axis_mm: row.short_axis_mm,
                     outline,
                 };
-                let png = render_key_image(&img, &overlay, opts).map_err(|e| e.to_string());
-                recycle(img.values);
-                png
+                render_key_image(img, &overlay, opts).map_err(|e| e.to_string())
             });
         match result {
             Ok(png) => images.push(StoredImage {
@@ -166,6 +152,54 @@ pub fn render_annotation(
         }
     }
     (images, missing)
+}
+
+/// The slice decoded last for an annotation object, so lesions whose long axes lie on one
+/// slice decode it once (on the 200 × 3 bench, 242 of 884 key images share their slice
+/// with another lesion of the same SEG). Memory stays at one decoded slice per worker: the
+/// previous one goes back to the thread's spare buffer before the next is decoded.
+#[derive(Default)]
+struct LastSlice(Option<(String, u32, SliceImage)>);
+
+impl LastSlice {
+    fn get(&mut self, c: &CandidateImage) -> Result<&SliceImage, String> {
+        let hit = matches!(&self.0, Some((uid, frame, _))
+            if *uid == c.sop_instance_uid && *frame == c.frame);
+        if !hit {
+            if let Some((_, _, old)) = self.0.take() {
+                recycle(old.values);
+            }
+            let img = decode_slice_image(c)?;
+            return Ok(&self.0.insert((c.sop_instance_uid.clone(), c.frame, img)).2);
+        }
+        match &self.0 {
+            Some((_, _, img)) => Ok(img),
+            None => Err("no decoded slice".into()),
+        }
+    }
+}
+
+impl Drop for LastSlice {
+    fn drop(&mut self) {
+        if let Some((_, _, img)) = self.0.take() {
+            recycle(img.values);
+        }
+    }
+}
+
+fn decode_slice_image(c: &CandidateImage) -> Result<SliceImage, String> {
+    let d = decode_candidate(c).map_err(|e| e.to_string())?;
+    let grid = d
+        .grid
+        .ok_or_else(|| "source image has no geometry".to_string())?;
+    SliceImage::new(
+        grid,
+        d.values,
+        d.modality,
+        d.window.map(|(center, width)| Window { center, width }),
+        d.photometric_interpretation == "MONOCHROME1",
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn nearest_slice(m: &MaskLesion, point: [f64; 3], normal: [f64; 3]) -> Option<MaskSlice> {
@@ -254,6 +288,37 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A second lesion on the slice decoded last uses it without reading the file again;
+    /// another slice is decoded anew (here it fails: its file is gone).
+    #[test]
+    fn lesions_on_one_slice_decode_it_once() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("ct.dcm");
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images/pydicom/CT_small.dcm");
+        std::fs::copy(fixture, &path).unwrap();
+        let c = CandidateImage {
+            path: path.clone(),
+            sop_instance_uid: "1.2.3".into(),
+            position: [0.0; 3],
+            orientation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            frame: 0,
+        };
+        let mut last = LastSlice::default();
+        let first = last.get(&c).unwrap().clone();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(last.get(&c).unwrap(), &first);
+        let other = CandidateImage {
+            sop_instance_uid: "1.2.4".into(),
+            ..c.clone()
+        };
+        assert!(last.get(&other).is_err());
+        assert!(
+            last.get(&c).is_err(),
+            "the failed decode replaced the cached slice"
+        );
+    }
 
     /// Images that would share a file name (same patient, day and lesion ID, or IDs alike
     /// once made safe, or an ID ending like another's `_2` suffix) all get one of their own.

@@ -737,7 +737,11 @@ fn golden_key_images_match_pixel_for_pixel() {
     let dir = fixture("images/golden");
     for (name, img, ov) in golden_inputs() {
         let k = render_key_image_rgb(&img, &ov, &KeyImageOptions::default()).unwrap();
-        for (kind, rgb) in [("crop", &k.crop), ("thumb", &k.thumbnail)] {
+        for (kind, rgb) in [
+            ("crop", &k.crop),
+            ("thumb", &k.thumbnail),
+            ("key", &k.key_image),
+        ] {
             let path = dir.join(format!("{name}_{kind}.png"));
             // What a reader sees: the encoded PNG (palette greys), decoded.
             let png = oncometry::report::keyimage::encode_png(rgb).unwrap();

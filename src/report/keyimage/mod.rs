@@ -118,7 +118,7 @@ pub struct KeyImageOptions {
     pub crop_px: u32,
     /// Longest side of the full-slice thumbnail. A slice smaller than this keeps its own
     /// display size: enlarging it would add bytes and rendering time, not information (the
-    /// report shows thumbnails at 128 CSS px, the crop carries the detail).
+    /// crop above it carries the detail).
     pub thumbnail_px: u32,
     /// Context around the lesion, as a fraction of the lesion's extent on each side.
     pub margin: f64,

@@ -275,6 +275,10 @@ impl OutputSet {
         let dirs: BTreeSet<PathBuf> = files.iter().map(|(p, _)| parent_dir(p)).collect();
         let missing =
             |p: &Path| fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+        // Staging folders are created together on the pool below (one mkdir each, 35-70 us
+        // on this VM: 7-14 ms for 200 new patients one after another). None of them lies in
+        // another: a folder holding another folder of the call is not staged.
+        let mut to_stage = Vec::new();
         for dir in &dirs {
             if self.new_dirs.contains_key(dir) {
                 continue;
@@ -288,12 +292,18 @@ impl OutputSet {
                 .next()
                 .is_some_and(|d| d.starts_with(dir));
             if missing(dir) && !holds_another && !missing(&parent_dir(dir)) {
-                self.new_dirs.insert(dir.clone(), stage_dir(dir)?);
+                to_stage.push(dir);
             } else {
                 // anything else, even an error, goes the per-file way, which reports it
                 fs::create_dir_all(dir).map_err(io_err(dir))?;
             }
         }
+        // On an error the folders staged here are dropped, which removes them.
+        let staged: Vec<(PathBuf, TempDir)> = to_stage
+            .into_par_iter()
+            .map(|dir| Ok((dir.clone(), stage_dir(dir)?)))
+            .collect::<Result<_, AtomicError>>()?;
+        self.new_dirs.extend(staged);
         let staged = &self.new_dirs;
         let written: Vec<Result<Option<(PathBuf, TempPath)>, AtomicError>> = files
             .par_iter()

@@ -7,13 +7,14 @@
 #   runs with key images. E.g. the session-8 comparison of the session-7 build and this one:
 #     bench/pipeline/compare_builds.sh 10 1 off=/tmp/old on-old=/tmp/old on-new=target/release/oncometry
 # Env:   DATA=export (default /work/bench-data/pipeline-200x3, see run.sh to generate it)
+#        SYNC=0 skips the `sync` before each run (see images_overhead.sh)
 #        PY=python3   OUT=/tmp/bench-compare-builds (run folders are kept: deleting
 #        thousands of files slows the file creates that follow on a journal-less ext4)
 # Prints per variant the medians of total, index, measure and outputs seconds, and for
 # each variant with key images what they add: normalised by the index stage (identical
 # work either way), by median wall time and between the fastest runs.
 set -u
-[ $# -ge 3 ] || { sed -n 2,12p "$0"; exit 2; }
+[ $# -ge 3 ] || { sed -n 2,14p "$0"; exit 2; }
 R=$1; J=$2; shift 2
 DATA=${DATA:-/work/bench-data/pipeline-200x3}
 PY=${PY:-python3}
@@ -26,6 +27,8 @@ for i in $(seq "$R"); do
     [[ $rest == *:* ]] && read -r -a envs <<< "${rest#*:}"
     extra=(); [ "$name" = off ] && extra=(--config "$O/noimg.toml")
     out=$O/$name-$i
+    # as in images_overhead.sh: the previous run's dirty pages written back first
+    [ "${SYNC:-1}" = 0 ] || sync
     env "${envs[@]}" "$bin" run "$DATA" --clinical "$DATA/clinical.csv" --out "$out" --jobs "$J" \
       --stable-age 0 "${extra[@]}" >/dev/null 2>"$out.err"
     [ $? -le 1 ] || { echo "$name failed: $(tail -1 "$out.err")"; exit 3; }

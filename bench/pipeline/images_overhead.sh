@@ -12,6 +12,7 @@
 # Env:   DATA=export (default /work/bench-data/pipeline-200x3, see run.sh to generate it)
 #        BIN=oncometry binary (default target/release/oncometry)
 #        JOBS="1 2"   ROUNDS=6   OUT=/tmp/bench-images-overhead
+#        SYNC=0 skips the `sync` before each run (on by default: see the loop)
 #        KEEP=1 keeps the run folders (deleting thousands of files slows the file creates
 #        of whatever runs next on a journal-less ext4: delete them after a series)
 #        ARGS="--stable-age 0" (more `oncometry run` options, e.g. for an export written
@@ -43,6 +44,10 @@ for j in $JOBS; do
       extra=()
       [ "$v" = off ] && extra=(--config "$RUNS/noimg.toml")
       out="$RUNS/j$j-$i-$v"
+      # Written-back before, not during, the next run: a nightly run starts without the
+      # previous run's dirty pages, and here those of the variant writing more (key
+      # images: ~30 MB a run) would slow the fsyncs of whichever run follows.
+      [ "${SYNC:-1}" = 0 ] || sync
       "$BIN" run "$DATA" --clinical "$DATA/clinical.csv" --out "$out" --jobs "$j" "${extra[@]}" "${ARGS[@]}" \
         >/dev/null 2>"$out.stderr"
       rc=$?

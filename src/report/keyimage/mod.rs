@@ -1482,6 +1482,15 @@ mod tests {
         }
     }
 
+    /// Values a window must survive: not finite, or at the ends of f32.
+    const NOT_PLAIN_VALUES: [f32; 5] = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+    ];
+
     /// Every compiled variant of the window loop that this CPU can run gives the portable
     /// loop's bytes, on integer and fractional CT values, the cut-offs and non-finite ones.
     #[cfg(target_arch = "x86_64")]
@@ -1494,13 +1503,7 @@ mod tests {
                 if i % 3 == 0 { v + 0.37 } else { v }
             })
             .collect();
-        values.extend([
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            f32::MAX,
-            f32::MIN,
-        ]);
+        values.extend(NOT_PLAIN_VALUES);
         values.extend([-160.5, 239.5, 39.5, -160.49, 239.51]);
         let mut ran = 0;
         for (c, den) in [
@@ -1581,13 +1584,7 @@ mod tests {
                 let x = c + ((k as f64 + 0.5) / 255.0 - 0.5) * (w.width - 1.0);
                 values.extend([x as f32, f32::from_bits((x as f32).to_bits() + 1)]);
             }
-            values.extend([
-                f32::NAN,
-                f32::INFINITY,
-                f32::NEG_INFINITY,
-                f32::MAX,
-                f32::MIN,
-            ]);
+            values.extend(NOT_PLAIN_VALUES);
             let fast = window_levels(&values, w);
             for (v, g) in values.iter().zip(&fast) {
                 assert_eq!(*g, window_level(f64::from(*v), w), "{v} in {w:?}");

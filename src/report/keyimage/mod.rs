@@ -193,9 +193,8 @@ pub struct Layout {
 /// The key image as one picture: the crop on top, the whole-slice thumbnail under it,
 /// each centred, on black. A reader opening one file sees the measurement and where on
 /// the slice it is, as a workstation's key image with its localizer; and one file, one
-/// PNG stream and one stored blob per key image instead of two is what keeps key images
-/// within their budget of the run's time (session 8: 884 fewer file creates on the 200 × 3
-/// bench).
+/// PNG stream and one stored blob per key image instead of two cost the run less (884
+/// fewer file creates on the 200 × 3 bench).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sheet {
     pub width: u32,

@@ -567,7 +567,7 @@ fn measure_study(
     work: &StudyWork,
     opts: &MeasureOptions,
     seg_opts: &SegOptions,
-    images: Option<(&SeriesImages, &KeyImageOptions)>,
+    images: Option<(&SeriesImages<'_>, &KeyImageOptions)>,
 ) -> StudyResult {
     let files: BTreeSet<&str> = work.files.iter().map(String::as_str).collect();
     let mut out = StudyResult::default();

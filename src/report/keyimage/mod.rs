@@ -496,26 +496,26 @@ fn stack(crop: Indexed, thumbnail: &Indexed, sheet: &Sheet) -> Indexed {
         px
     } else {
         let mut px = Vec::with_capacity(width * sheet.height as usize);
-        let (left, cw) = (sheet.crop_x0 as usize, crop.w as usize);
-        for row in crop.px.chunks_exact(cw) {
-            px.resize(px.len() + left, 0);
-            px.extend_from_slice(row);
-            px.resize(px.len() + width - left - cw, 0);
-        }
+        push_rows(&mut px, &crop, sheet.crop_x0, width);
         px
     };
     px.resize(px.len() + width * SHEET_GAP as usize, 0);
-    let (left, tw) = (sheet.thumbnail_x0 as usize, thumbnail.w as usize);
-    for row in thumbnail.px.chunks_exact(tw) {
-        px.resize(px.len() + left, 0);
-        px.extend_from_slice(row);
-        px.resize(px.len() + width - left - tw, 0);
-    }
+    push_rows(&mut px, thumbnail, sheet.thumbnail_x0, width);
     Indexed {
         w: sheet.width,
         h: sheet.height,
         px,
         colours: thumbnail.colours.clone(),
+    }
+}
+
+/// Appends `img`'s rows as rows `width` wide, starting `left` pixels in, black around.
+fn push_rows(px: &mut Vec<u8>, img: &Indexed, left: u32, width: usize) {
+    let (left, w) = (left as usize, img.w as usize);
+    for row in img.px.chunks_exact(w) {
+        px.resize(px.len() + left, 0);
+        px.extend_from_slice(row);
+        px.resize(px.len() + width - left - w, 0);
     }
 }
 

@@ -9,7 +9,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::measure_stage::LesionShape;
-use crate::dicom::index::{Annotation, ExportIndex, ImageRecord};
+use crate::dicom::geometry::ImagePlane;
+use crate::dicom::index::{Annotation, ExportIndex};
 use crate::dicom::pixels::{
     CandidateImage, SliceRef, decode_candidate, recycle, select_source_image,
 };
@@ -39,18 +40,20 @@ pub struct StoredImage {
 #[derive(Debug)]
 pub struct SeriesImages<'a> {
     export: &'a Path,
-    by_series: HashMap<&'a str, Vec<(&'a str, &'a ImageRecord)>>,
+    /// (SOP Instance UID, path in the export, plane) of each image placed in space.
+    by_series: HashMap<&'a str, Vec<(&'a str, &'a str, &'a ImagePlane)>>,
 }
 
 impl<'a> SeriesImages<'a> {
     pub fn new(export: &'a Path, index: &'a ExportIndex) -> Self {
-        let mut by_series: HashMap<&str, Vec<(&str, &ImageRecord)>> = HashMap::new();
+        let mut by_series: HashMap<&str, Vec<(&str, &str, &ImagePlane)>> = HashMap::new();
         for (uid, r) in &index.images {
-            if r.plane.is_some() {
-                by_series
-                    .entry(r.series_uid.as_str())
-                    .or_default()
-                    .push((uid.as_str(), r));
+            if let Some(p) = r.plane.as_ref() {
+                by_series.entry(r.series_uid.as_str()).or_default().push((
+                    uid.as_str(),
+                    r.path.as_str(),
+                    p,
+                ));
             }
         }
         SeriesImages { export, by_series }
@@ -63,22 +66,19 @@ impl<'a> SeriesImages<'a> {
         };
         images
             .iter()
-            .filter_map(|&(uid, r)| {
-                let p = r.plane.as_ref()?;
-                Some(CandidateImage {
-                    path: self.export.join(&r.path),
-                    sop_instance_uid: uid.to_string(),
-                    position: p.origin,
-                    orientation: [
-                        p.row_dir[0],
-                        p.row_dir[1],
-                        p.row_dir[2],
-                        p.col_dir[0],
-                        p.col_dir[1],
-                        p.col_dir[2],
-                    ],
-                    frame: 0,
-                })
+            .map(|&(uid, path, p)| CandidateImage {
+                path: self.export.join(path),
+                sop_instance_uid: uid.to_string(),
+                position: p.origin,
+                orientation: [
+                    p.row_dir[0],
+                    p.row_dir[1],
+                    p.row_dir[2],
+                    p.col_dir[0],
+                    p.col_dir[1],
+                    p.col_dir[2],
+                ],
+                frame: 0,
             })
             .collect()
     }

@@ -33,8 +33,10 @@ pub struct CandidateImage {
 /// How a measurement names the slice it was made on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SliceRef {
-    /// A derivation reference (SEG / RTSTRUCT / SR referenced SOP instance), tried first.
-    pub sop_instance_uid: Option<String>,
+    /// The images the measurement names as its own (a SEG frame's derivation source images,
+    /// an RTSTRUCT contour's ContourImageSequence, an SR SCOORD's image), tried first:
+    /// usually one; a frame derived from several images names them all.
+    pub sop_instance_uids: Vec<String>,
     /// The slice position along `normal` (`Measurement::slice_position_mm`), used when there
     /// is no UID or it is not among the candidates.
     pub position_mm: Option<f64>,
@@ -50,13 +52,13 @@ impl SliceRef {
     /// row_dir × col_dir, contour measurements a Newell normal with its largest component
     /// positive. Using a point avoids mixing the two.
     pub fn through_point(
-        sop_instance_uid: Option<String>,
+        sop_instance_uids: Vec<String>,
         point: [f64; 3],
         normal: [f64; 3],
     ) -> SliceRef {
         let position_mm = unit(normal).map(|n| dot(point, n));
         SliceRef {
-            sop_instance_uid,
+            sop_instance_uids,
             position_mm,
             normal,
         }
@@ -68,8 +70,11 @@ impl SliceRef {
 pub enum SelectError {
     #[error("no candidate images in the referenced series")]
     NoCandidates,
-    #[error("referenced SOP instance {uid} is not in the series and no slice position is known")]
-    UidNotFound { uid: String },
+    #[error(
+        "referenced SOP instance {} is not in the series and no slice position is known",
+        uids.join(", ")
+    )]
+    UidNotFound { uids: Vec<String> },
     #[error("no slice reference: neither a SOP instance UID nor a slice position")]
     NoReference,
     #[error("the plane normal is not a finite non-zero vector")]
@@ -92,9 +97,14 @@ const PARALLEL_COS: f64 = 0.9999;
 /// Tolerance when the series has a single parallel image and so no slice spacing.
 const SINGLE_IMAGE_TOLERANCE_MM: f64 = 0.5;
 
-/// Chooses the source image of a long-axis slice: by UID when the reference names one of
-/// the candidates, else the nearest parallel candidate along the normal, accepted only
-/// within half the series' slice spacing (the median gap between distinct positions).
+/// Chooses the source image of a long-axis slice: the image the measurement names when it
+/// is one of the candidates (of several named, the one nearest the slice position), else
+/// the nearest parallel candidate along the normal, accepted only within half the series'
+/// slice spacing (the median gap between distinct positions).
+///
+/// A named image is taken as it is, as a workstation does: the reference is how the reader
+/// (or the segmentation tool) recorded the slice, and it tells apart images at one position
+/// (a repeated acquisition kept in the series), which geometry cannot.
 pub fn select_source_image<'a>(
     candidates: &'a [CandidateImage],
     slice: &SliceRef,
@@ -102,15 +112,32 @@ pub fn select_source_image<'a>(
     if candidates.is_empty() {
         return Err(SelectError::NoCandidates);
     }
-    if let Some(uid) = slice.sop_instance_uid.as_deref()
-        && let Some(found) = candidates.iter().find(|c| c.sop_instance_uid == uid)
-    {
-        return Ok(found);
+    let named: Vec<&CandidateImage> = slice
+        .sop_instance_uids
+        .iter()
+        .filter_map(|uid| candidates.iter().find(|c| c.sop_instance_uid == *uid))
+        .collect();
+    let along = |c: &CandidateImage| {
+        let p = slice.position_mm?;
+        let n = unit(slice.normal)?;
+        let d = (dot(c.position, n) - p).abs();
+        d.is_finite().then_some(d)
+    };
+    if let Some(&first) = named.first() {
+        // Ties, and images without a usable position, keep the order the reference names.
+        let nearest = named
+            .iter()
+            .filter_map(|&c| along(c).map(|d| (c, d)))
+            .reduce(|best, x| if x.1 < best.1 { x } else { best });
+        return Ok(nearest.map_or(first, |(c, _)| c));
     }
     let Some(position_mm) = slice.position_mm.filter(|p| p.is_finite()) else {
-        return Err(match &slice.sop_instance_uid {
-            Some(uid) => SelectError::UidNotFound { uid: uid.clone() },
-            None => SelectError::NoReference,
+        return Err(if slice.sop_instance_uids.is_empty() {
+            SelectError::NoReference
+        } else {
+            SelectError::UidNotFound {
+                uids: slice.sop_instance_uids.clone(),
+            }
         });
     };
     let normal = unit(slice.normal).ok_or(SelectError::InvalidNormal)?;
@@ -879,7 +906,7 @@ mod tests {
 
     fn by_position(p: f64) -> SliceRef {
         SliceRef {
-            sop_instance_uid: None,
+            sop_instance_uids: Vec::new(),
             position_mm: Some(p),
             normal: [0.0, 0.0, 1.0],
         }
@@ -942,7 +969,7 @@ mod tests {
     fn uid_wins_over_position() {
         let s = series();
         let r = SliceRef {
-            sop_instance_uid: Some("1.2.7".into()),
+            sop_instance_uids: vec!["1.2.7".into()],
             position_mm: Some(0.0),
             normal: [0.0, 0.0, 1.0],
         };
@@ -956,7 +983,7 @@ mod tests {
     fn unknown_uid_falls_back_to_position() {
         let s = series();
         let mut r = by_position(5.1);
-        r.sop_instance_uid = Some("9.9".into());
+        r.sop_instance_uids = vec!["9.9".into()];
         assert_eq!(
             select_source_image(&s, &r).unwrap().sop_instance_uid,
             "1.2.2"
@@ -966,6 +993,46 @@ mod tests {
             select_source_image(&s, &r),
             Err(SelectError::UidNotFound { .. })
         ));
+    }
+
+    /// Of several named images the one nearest the slice position is drawn on (a SEG frame
+    /// derived from three thin slices); named images the series lacks are passed over; with
+    /// no position, the first named image the series has.
+    #[test]
+    fn of_several_named_images_the_nearest() {
+        let s = series();
+        let mut r = by_position(6.0);
+        r.sop_instance_uids = vec!["9.9".into(), "1.2.1".into(), "1.2.3".into(), "1.2.2".into()];
+        assert_eq!(
+            select_source_image(&s, &r).unwrap().sop_instance_uid,
+            "1.2.2"
+        );
+        r.position_mm = None;
+        assert_eq!(
+            select_source_image(&s, &r).unwrap().sop_instance_uid,
+            "1.2.1"
+        );
+    }
+
+    /// Two images at one position (a repeated acquisition kept in the series): geometry
+    /// takes the first, the reference the one it names.
+    #[test]
+    fn a_reference_tells_apart_images_at_one_position() {
+        let mut s = series();
+        s.insert(5, axial("repeat", 12.5));
+        let by_pos = by_position(12.5);
+        assert_eq!(
+            select_source_image(&s, &by_pos).unwrap().sop_instance_uid,
+            "repeat"
+        );
+        let named = SliceRef {
+            sop_instance_uids: vec!["1.2.5".into()],
+            ..by_pos
+        };
+        assert_eq!(
+            select_source_image(&s, &named).unwrap().sop_instance_uid,
+            "1.2.5"
+        );
     }
 
     #[test]
@@ -1001,7 +1068,7 @@ mod tests {
     fn through_point_works_with_either_normal_sign() {
         let s = series();
         for n in [[0.0, 0.0, 1.0], [0.0, 0.0, -2.0]] {
-            let r = SliceRef::through_point(None, [3.0, -7.0, 12.4], n);
+            let r = SliceRef::through_point(Vec::new(), [3.0, -7.0, 12.4], n);
             assert_eq!(
                 select_source_image(&s, &r).unwrap().sop_instance_uid,
                 "1.2.5"
@@ -1050,7 +1117,7 @@ mod tests {
             Err(SelectError::NoCandidates)
         );
         let r = SliceRef {
-            sop_instance_uid: None,
+            sop_instance_uids: Vec::new(),
             position_mm: None,
             normal: [0.0, 0.0, 1.0],
         };

@@ -44,6 +44,8 @@ pub struct RoiContours {
     pub skipped_contours: usize,
     /// SOP Instance UIDs of the images the contours were drawn on (ContourImageSequence).
     pub contour_image_uids: Vec<String>,
+    /// For each of `lesion.polygons`, the images its contour names (usually one).
+    pub polygon_images: Vec<Vec<String>>,
 }
 
 /// A parsed structure set.
@@ -156,6 +158,7 @@ pub fn read_rtstruct(obj: &InMemDicomObject, file: &str) -> Result<RtStruct, Dic
         let mut polygons = Vec::new();
         let mut skipped = 0;
         let mut images = Vec::new();
+        let mut polygon_images = Vec::new();
         for rc in contours.iter().filter(|rc| {
             roi_number(rc, tags::REFERENCED_ROI_NUMBER, file).ok() == Some(info.number)
         }) {
@@ -165,11 +168,11 @@ pub fn read_rtstruct(obj: &InMemDicomObject, file: &str) -> Result<RtStruct, Dic
                     skipped += 1;
                     continue;
                 }
-                for ci in items(c, tags::CONTOUR_IMAGE_SEQUENCE) {
-                    if let Some(u) = str_opt(ci, tags::REFERENCED_SOP_INSTANCE_UID) {
-                        images.push(u);
-                    }
-                }
+                let named: Vec<String> = items(c, tags::CONTOUR_IMAGE_SEQUENCE)
+                    .iter()
+                    .filter_map(|ci| str_opt(ci, tags::REFERENCED_SOP_INSTANCE_UID))
+                    .collect();
+                images.extend(named.iter().cloned());
                 let Some(data) = floats_opt(c, tags::CONTOUR_DATA, file)? else {
                     skipped += 1;
                     continue;
@@ -188,6 +191,7 @@ pub fn read_rtstruct(obj: &InMemDicomObject, file: &str) -> Result<RtStruct, Dic
                     });
                 }
                 polygons.push(data.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect());
+                polygon_images.push(named);
             }
         }
         images.sort();
@@ -205,6 +209,7 @@ pub fn read_rtstruct(obj: &InMemDicomObject, file: &str) -> Result<RtStruct, Dic
             lesion: ContourLesion { polygons },
             skipped_contours: skipped,
             contour_image_uids: images,
+            polygon_images,
         });
     }
     let (referenced_series, frame_of_reference_uids) = references(obj);

@@ -261,6 +261,10 @@ impl Default for SegOptions {
 pub struct SegmentMask {
     pub info: SegmentInfo,
     pub lesion: MaskLesion,
+    /// For each of `lesion.slices`, the source images of the frames merged into it
+    /// (DerivationImage → SourceImage SOP Instance UIDs, in frame order, without repeats):
+    /// the slice a key image is drawn on.
+    pub sources: Vec<Vec<String>>,
 }
 
 /// A fully decoded SEG.
@@ -348,7 +352,7 @@ pub fn read_seg(
     let binary_1bit = bits == 1 && !labelmap && threshold.is_none();
     let mut out = Vec::with_capacity(infos.len());
     for info in infos {
-        let mut slices: Vec<(f64, MaskSlice)> = Vec::new();
+        let mut slices: Vec<(f64, MaskSlice, Vec<String>)> = Vec::new();
         for (fi, fr) in frames.iter().enumerate() {
             if !labelmap && fr.segment != Some(info.number) {
                 continue;
@@ -393,23 +397,34 @@ pub fn read_seg(
             }
             let pos = fr.plane.position_along_normal();
             let grid = fr.plane.to_grid();
-            if let Some((_, s)) = slices
-                .iter_mut()
-                .find(|(p, s)| (p - pos).abs() < 1e-3 && same_origin(&s.grid.origin, &grid.origin))
-            {
-                for (a, b) in s.mask.iter_mut().zip(&mask) {
-                    *a |= *b;
+            let at = slices.iter().position(|(p, s, _)| {
+                (p - pos).abs() < 1e-3 && same_origin(&s.grid.origin, &grid.origin)
+            });
+            let i = match at {
+                Some(i) => {
+                    for (a, b) in slices[i].1.mask.iter_mut().zip(&mask) {
+                        *a |= *b;
+                    }
+                    i
                 }
-            } else {
-                slices.push((pos, MaskSlice { grid, mask }));
+                None => {
+                    slices.push((pos, MaskSlice { grid, mask }, Vec::new()));
+                    slices.len() - 1
+                }
+            };
+            let sources = &mut slices[i].2;
+            for u in &fr.source_sop_uids {
+                if !sources.contains(u) {
+                    sources.push(u.clone());
+                }
             }
         }
         slices.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (slices, sources) = slices.into_iter().map(|(_, m, s)| (m, s)).unzip();
         out.push(SegmentMask {
             info,
-            lesion: MaskLesion {
-                slices: slices.into_iter().map(|(_, s)| s).collect(),
-            },
+            lesion: MaskLesion { slices },
+            sources,
         });
     }
     Ok(SegObject {

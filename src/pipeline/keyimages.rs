@@ -14,7 +14,6 @@ use crate::dicom::index::{Annotation, ExportIndex};
 use crate::dicom::pixels::{
     CandidateImage, SliceRef, decode_candidate, recycle, select_source_image,
 };
-use crate::measure::{MaskLesion, MaskSlice};
 use crate::report::keyimage::{
     KeyImageOptions, Outline, Overlay, SliceImage, Window, render_key_image,
 };
@@ -30,6 +29,40 @@ pub struct StoredImage {
     /// The key image's PNG: the crop above the whole-slice thumbnail
     /// (`keyimage::Sheet`).
     pub png: Vec<u8>,
+    /// The image it was drawn on (SOP Instance UID), and how that image was found; empty
+    /// and `None` for an image merged from a shard folder written before they were kept.
+    pub source_sop_instance_uid: String,
+    pub source_by: Option<SourceBy>,
+}
+
+/// How the image a key image is drawn on was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceBy {
+    /// The annotation object names it: a SEG frame's derivation source image, an RTSTRUCT
+    /// contour's ContourImageSequence, an SR SCOORD's image.
+    Reference,
+    /// The object names none in the export (or none at all): the nearest slice of the
+    /// referenced series along the plane normal, within half the slice spacing.
+    Position,
+}
+
+impl SourceBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceBy::Reference => "reference",
+            SourceBy::Position => "position",
+        }
+    }
+
+    /// The inverse of [`SourceBy::as_str`].
+    pub fn parse(s: &str) -> Option<SourceBy> {
+        match s {
+            "reference" => Some(SourceBy::Reference),
+            "position" => Some(SourceBy::Position),
+            _ => None,
+        }
+    }
 }
 
 /// The images of each series that a key image can be drawn from, by Series Instance UID:
@@ -129,18 +162,17 @@ pub fn render_annotation(
         };
         let o = &candidates[0].orientation;
         let normal = cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
-        let slice = SliceRef::through_point(None, la[0], normal);
+        let (outline, named) = drawn_on(shapes.get(&row.lesion_id), la[0], normal);
+        let slice = SliceRef::through_point(named, la[0], normal);
         let result = select_source_image(&candidates, &slice)
             .map_err(|e| e.to_string())
-            .and_then(|c| decoded.get(c))
-            .and_then(|img| {
-                let outline = match shapes.get(&row.lesion_id) {
-                    Some(LesionShape::Mask(m)) => {
-                        nearest_slice(m, la[0], normal).map_or(Outline::None, Outline::Mask)
-                    }
-                    Some(LesionShape::Polygons(p)) => Outline::Polygons(on_plane(p, la[0], normal)),
-                    None => Outline::None,
+            .and_then(|c| {
+                let by = if slice.sop_instance_uids.contains(&c.sop_instance_uid) {
+                    SourceBy::Reference
+                } else {
+                    SourceBy::Position
                 };
+                let img = decoded.get(c)?;
                 let overlay = Overlay {
                     label: row.label.clone(),
                     long_axis: Some(la),
@@ -149,10 +181,11 @@ pub fn render_annotation(
                     short_axis_mm: row.short_axis_mm,
                     outline,
                 };
-                render_key_image(img, &overlay, opts).map_err(|e| e.to_string())
+                let png = render_key_image(img, &overlay, opts).map_err(|e| e.to_string())?;
+                Ok((png, c.sop_instance_uid.clone(), by))
             });
         match result {
-            Ok(png) => images.push(StoredImage {
+            Ok((png, source_sop_instance_uid, source_by)) => images.push(StoredImage {
                 patient_id: row.patient_id.clone(),
                 study_date: row.study_date.clone(),
                 lesion_id: row.lesion_id.clone(),
@@ -161,6 +194,8 @@ pub fn render_annotation(
                     row.label, row.long_axis_mm, row.short_axis_mm
                 ),
                 png,
+                source_sop_instance_uid,
+                source_by: Some(source_by),
             }),
             Err(e) => missing.push(format!(
                 "{} lesion {}: no key image: {e}",
@@ -219,26 +254,63 @@ fn decode_slice_image(c: &CandidateImage) -> Result<SliceImage, String> {
     .map_err(|e| e.to_string())
 }
 
-fn nearest_slice(m: &MaskLesion, point: [f64; 3], normal: [f64; 3]) -> Option<MaskSlice> {
-    m.slices
-        .iter()
-        .min_by(|a, b| {
-            let da = dot(sub(a.grid.origin, point), normal).abs();
-            let db = dot(sub(b.grid.origin, point), normal).abs();
-            da.total_cmp(&db)
-        })
-        .cloned()
+/// Distance (mm) within which a mask slice or a contour lies on the long axis' plane.
+const ON_PLANE_MM: f64 = 0.5;
+
+/// The outline to draw on the long axis' slice (through `point`, along `normal`), and the
+/// images the annotation object says that slice was drawn on.
+fn drawn_on(
+    shape: Option<&LesionShape>,
+    point: [f64; 3],
+    normal: [f64; 3],
+) -> (Outline, Vec<String>) {
+    let off_plane = |p: [f64; 3]| dot(sub(p, point), normal).abs();
+    match shape {
+        Some(LesionShape::Mask { lesion, sources }) => {
+            let nearest =
+                lesion.slices.iter().enumerate().min_by(|a, b| {
+                    off_plane(a.1.grid.origin).total_cmp(&off_plane(b.1.grid.origin))
+                });
+            match nearest {
+                Some((i, m)) => {
+                    let named = if off_plane(m.grid.origin) < ON_PLANE_MM {
+                        sources.get(i).cloned().unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    (Outline::Mask(m.clone()), named)
+                }
+                None => (Outline::None, Vec::new()),
+            }
+        }
+        Some(LesionShape::Polygons { polygons, sources }) => {
+            let mut on = Vec::new();
+            let mut named: Vec<String> = Vec::new();
+            for (i, p) in polygons.iter().enumerate() {
+                if p.first().is_some_and(|v| off_plane(*v) < ON_PLANE_MM) {
+                    on.push(p.clone());
+                    for u in sources.get(i).into_iter().flatten() {
+                        if !named.contains(u) {
+                            named.push(u.clone());
+                        }
+                    }
+                }
+            }
+            (Outline::Polygons(on), named)
+        }
+        Some(LesionShape::Line { source }) => (Outline::None, source.iter().cloned().collect()),
+        None => (Outline::None, Vec::new()),
+    }
 }
 
-fn on_plane(polys: &[Vec<[f64; 3]>], point: [f64; 3], normal: [f64; 3]) -> Vec<Vec<[f64; 3]>> {
-    polys
-        .iter()
-        .filter(|p| {
-            p.first()
-                .is_some_and(|v| dot(sub(*v, point), normal).abs() < 0.5)
-        })
-        .cloned()
-        .collect()
+/// A key image as the run writes it: its file (relative to the output folder), what the
+/// report shows, and the image it was drawn on (`images/index.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedImage {
+    pub file: String,
+    pub image: KeyImage,
+    pub source_sop_instance_uid: String,
+    pub source_by: Option<SourceBy>,
 }
 
 /// Key images for the report and the files under `images/`, named by timepoint index so the
@@ -246,7 +318,7 @@ fn on_plane(polys: &[Vec<[f64; 3]>], point: [f64; 3], normal: [f64; 3]) -> Vec<V
 pub fn finish_images(
     stored: Vec<StoredImage>,
     timepoint_of: &BTreeMap<(String, String), usize>,
-) -> Vec<(String, KeyImage)> {
+) -> Vec<FinishedImage> {
     use crate::report::keyimage::safe_file_stem;
     let mut out = Vec::new();
     // Two images can want one name (two annotation objects of one day naming a lesion
@@ -270,9 +342,9 @@ pub fn finish_images(
             rel = format!("{stem}_{n}.png");
         }
         taken.insert(rel.clone());
-        out.push((
-            rel,
-            KeyImage {
+        out.push(FinishedImage {
+            file: rel,
+            image: KeyImage {
                 patient_id: s.patient_id,
                 lesion_id: s.lesion_id,
                 timepoint: tp,
@@ -280,9 +352,11 @@ pub fn finish_images(
                 caption: s.caption,
                 source: ImageSource::Png(s.png),
             },
-        ));
+            source_sop_instance_uid: s.source_sop_instance_uid,
+            source_by: s.source_by,
+        });
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_by(|a, b| a.file.cmp(&b.file));
     out
 }
 
@@ -347,6 +421,8 @@ mod tests {
             lesion_id: lesion.into(),
             caption: String::new(),
             png: vec![1],
+            source_sop_instance_uid: "1.2.3".into(),
+            source_by: Some(SourceBy::Reference),
         };
         let stored = ["L1", "L1", "L?1", "L1_2", "L1_2", "L2"]
             .map(image)
@@ -355,7 +431,8 @@ mod tests {
         let finished = finish_images(stored, &timepoint_of);
         assert_eq!(finished.len(), 6);
         let mut names = HashSet::new();
-        for (rel, _) in &finished {
+        for f in &finished {
+            let rel = &f.file;
             assert!(rel.starts_with("images/P_1/0_"), "{rel}");
             assert!(names.insert(rel.clone()), "{rel} twice");
         }

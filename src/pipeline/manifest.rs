@@ -47,7 +47,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::keyimages::StoredImage;
+use super::keyimages::{SourceBy, StoredImage};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -61,7 +61,7 @@ use crate::pipeline::signals::StopFlag;
 pub const MANIFEST_FILE: &str = "manifest.sqlite";
 
 /// Version of the tables below (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Default stable age: a study whose newest file is younger is left for the next run
 /// (Orthanc's `StableAge` idea; the PACS may still be sending it).
@@ -102,6 +102,8 @@ CREATE TABLE images (
     lesion_id   TEXT NOT NULL,
     caption     TEXT NOT NULL,
     png         BLOB NOT NULL,
+    source_uid  TEXT NOT NULL,
+    source_by   TEXT NOT NULL,
     PRIMARY KEY (study_uid, seq)
 );
 CREATE TRIGGER results_drop_images AFTER DELETE ON results
@@ -915,8 +917,9 @@ impl Manifest {
             let mut put_image = tx
                 .prepare(
                     "INSERT INTO images
-                        (study_uid, seq, patient_id, study_date, lesion_id, caption, png)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        (study_uid, seq, patient_id, study_date, lesion_id, caption, png,
+                         source_uid, source_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(e)?;
             for (work, result, images) in items {
@@ -939,6 +942,8 @@ impl Manifest {
                             i.lesion_id,
                             i.caption,
                             i.png,
+                            i.source_sop_instance_uid,
+                            i.source_by.map_or("", SourceBy::as_str),
                         ])
                         .map_err(e)?;
                 }
@@ -963,7 +968,7 @@ impl Manifest {
             .conn
             .prepare(
                 "SELECT i.study_uid, r.patient_id, i.seq, i.patient_id, i.study_date,
-                        i.lesion_id, i.caption, i.png
+                        i.lesion_id, i.caption, i.png, i.source_uid, i.source_by
                  FROM images i JOIN results r USING (study_uid)",
             )
             .map_err(|e| self.err(e))?;
@@ -984,6 +989,8 @@ impl Manifest {
                             lesion_id: r.get(5)?,
                             caption: r.get(6)?,
                             png: r.get(7)?,
+                            source_sop_instance_uid: r.get(8)?,
+                            source_by: SourceBy::parse(&r.get::<_, String>(9)?),
                         },
                     },
                 )))
@@ -1311,6 +1318,13 @@ mod tests {
             lesion_id: lesion.into(),
             caption: format!("{lesion} caption"),
             png: [png, b"-t"].concat(),
+            // every value of the source columns goes through the table and back
+            source_sop_instance_uid: format!("1.2.{lesion}"),
+            source_by: match lesion {
+                "L1" => Some(SourceBy::Reference),
+                "L2" => Some(SourceBy::Position),
+                _ => None,
+            },
         };
         let (a, b) = (work("S1", "P1"), work("S2", "P2"));
         m.store_results(
@@ -1340,13 +1354,30 @@ mod tests {
                 ("P2".into(), "L1".into(), b"c-t".to_vec()),
             ]
         );
+        let back: Vec<StoredImage> = m
+            .images_where(&|_| true)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.image)
+            .collect();
+        assert_eq!(
+            back,
+            [
+                image("P1", "L1", b"\x89a"),
+                image("P1", "L2", b"b"),
+                image("P2", "L1", b"c")
+            ]
+        );
+        m.store_results(&[(&b, b"r2".to_vec(), vec![image("P2", "L3", b"c")])], "c")
+            .unwrap();
+        assert_eq!(m.images_where(&|_| true).unwrap()[2].image.source_by, None);
         // A new result replaces the old one's images.
         m.store_results(&[(&a, b"r1'".to_vec(), vec![image("P1", "L3", b"d")])], "c")
             .unwrap();
         assert_eq!(lesions(&m)[0].1, "L3");
         assert_eq!(lesions(&m).len(), 2);
         m.store_result(&a, "c", b"r1''").unwrap();
-        assert_eq!(lesions(&m), [("P2".into(), "L1".into(), b"c-t".to_vec())]);
+        assert_eq!(lesions(&m), [("P2".into(), "L3".into(), b"c-t".to_vec())]);
         m.retain_patients(&|p: &str| p != "P2").unwrap();
         assert!(lesions(&m).is_empty());
         m.store_results(&[(&b, b"r2".to_vec(), vec![image("P2", "L1", b"c")])], "c")
@@ -1367,6 +1398,8 @@ mod tests {
             lesion_id: lesion.into(),
             caption: String::new(),
             png: vec![1],
+            source_sop_instance_uid: String::new(),
+            source_by: None,
         };
         let (s1, s2, s3) = (work("S1", "P2"), work("S2", "P1"), work("S3", "P1"));
         m.store_results(

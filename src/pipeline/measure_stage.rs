@@ -78,12 +78,25 @@ pub fn measure_annotation(
     (m.rows, m.bad)
 }
 
-/// What a lesion looked like where it was measured, kept so that its key image can draw
-/// the outline without reading and decoding the object a second time.
+/// What a lesion looked like where it was measured, and the images the object says it was
+/// drawn on, kept so that its key image can draw the outline on the right slice without
+/// reading and decoding the object a second time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LesionShape {
-    Mask(MaskLesion),
-    Polygons(Vec<Vec<[f64; 3]>>),
+    /// A SEG segment: its mask slices and, for each, the SOP Instance UIDs of the images
+    /// its frames were derived from.
+    Mask {
+        lesion: MaskLesion,
+        sources: Vec<Vec<String>>,
+    },
+    /// RTSTRUCT contours and, for each, the images its ContourImageSequence names.
+    Polygons {
+        polygons: Vec<Vec<[f64; 3]>>,
+        sources: Vec<Vec<String>>,
+    },
+    /// An SR measurement: no outline; the image its long axis' SCOORD was drawn on, when
+    /// it is a 2D one.
+    Line { source: Option<String> },
 }
 
 /// One annotation object measured: its rows, what could not be measured and, when asked
@@ -135,7 +148,13 @@ pub fn measure_annotation_keeping(
                         Err(e) => out.bad.push(q(format!("lesion {id}: {e}"))),
                     }
                     if keep_shapes {
-                        out.shapes.insert(id, LesionShape::Mask(s.lesion));
+                        out.shapes.insert(
+                            id,
+                            LesionShape::Mask {
+                                lesion: s.lesion,
+                                sources: s.sources,
+                            },
+                        );
                     }
                 }
             }
@@ -153,8 +172,13 @@ pub fn measure_annotation_keeping(
                         Err(e) => out.bad.push(q(format!("lesion {id}: {e}"))),
                     }
                     if keep_shapes {
-                        out.shapes
-                            .insert(id, LesionShape::Polygons(r.lesion.polygons));
+                        out.shapes.insert(
+                            id,
+                            LesionShape::Polygons {
+                                polygons: r.lesion.polygons,
+                                sources: r.polygon_images,
+                            },
+                        );
                     }
                 }
             }
@@ -173,6 +197,10 @@ pub fn measure_annotation_keeping(
                             a.slice_thickness_mm,
                         )),
                         Err(reason) => out.bad.push(q(format!("lesion {id}: {reason}"))),
+                    }
+                    if keep_shapes {
+                        let source = l.primary().and_then(line_image);
+                        out.shapes.insert(id, LesionShape::Line { source });
                     }
                 }
             }
@@ -278,6 +306,19 @@ fn place_line(index: &ExportIndex, lin: &Linear) -> Result<Option<PlacedLine>, S
         }
     }
     Ok(None)
+}
+
+/// The image of the SCOORD [`place_line`] places a line by, when it is a 2D one.
+fn line_image(lin: &Linear) -> Option<String> {
+    lin.coords.iter().find_map(|c| match c {
+        SrCoord::Patient { points, .. } if points.len() >= 2 => Some(None),
+        SrCoord::Image {
+            points,
+            sop_instance_uid,
+            ..
+        } if points.len() >= 2 => Some(sop_instance_uid.clone()),
+        _ => None,
+    })?
 }
 
 /// The reader's own values (mm). A length is computed from the line's end points only when

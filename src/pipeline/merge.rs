@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::atomic::{clean_stale_temps, write_atomic};
 use super::clinical::ClinicalTable;
 use super::config::Config;
-use super::keyimages::StoredImage;
+use super::keyimages::{SourceBy, StoredImage};
 use super::lock::OutputLock;
 use super::outputs::{
     CohortInputs, CohortSummary, IMAGES_INDEX, ImageIndexRow, quarantine_rows, write_cohort_outputs,
@@ -163,6 +163,8 @@ fn read_images(dir: &Path) -> Result<Vec<StoredImage>, RunError> {
             lesion_id: row.lesion_id,
             caption: row.caption,
             png,
+            source_by: SourceBy::parse(&row.source_by),
+            source_sop_instance_uid: row.source_sop_instance_uid,
         });
     }
     Ok(out)

@@ -10,11 +10,11 @@ use super::atomic::{AtomicError, AtomicFile, OutputSet};
 use super::clinical::ClinicalTable;
 use super::cohort::survival_analyses;
 use super::config::Config;
-use super::keyimages::{StoredImage, finish_images};
+use super::keyimages::{SourceBy, StoredImage, finish_images};
 use crate::report::writers::{LESIONS_HEADER, PATIENTS_HEADER, TIMEPOINTS_HEADER};
 use crate::report::{
-    DataQuality, EndpointResults, ImageSource, KeyImage, LesionRow, QuarantinedFile, ReportInput,
-    csv_string, figures, quarantine_csv, render_report, survival_json,
+    DataQuality, EndpointResults, ImageSource, LesionRow, QuarantinedFile, ReportInput, csv_string,
+    figures, quarantine_csv, render_report, survival_json,
 };
 use crate::response::{self, CohortResponse, LesionInput, PatientRow};
 use serde::{Deserialize, Serialize};
@@ -167,23 +167,30 @@ pub fn write_cohort_outputs(
         .iter()
         .map(|t| ((t.patient_id.clone(), t.study_date.clone()), t.timepoint))
         .collect();
-    let (rels, key_images): (Vec<String>, Vec<KeyImage>) =
-        finish_images(images, &timepoint_of).into_iter().unzip();
-    let mut index_rows = Vec::with_capacity(key_images.len());
-    let mut files: Vec<(PathBuf, &[u8])> = Vec::with_capacity(key_images.len());
-    for (rel, ki) in rels.into_iter().zip(&key_images) {
-        if let ImageSource::Png(png) = &ki.source {
-            files.push((out.join(&rel), png));
-        }
+    let finished = finish_images(images, &timepoint_of);
+    let mut index_rows = Vec::with_capacity(finished.len());
+    let mut key_images = Vec::with_capacity(finished.len());
+    for f in finished {
         index_rows.push(ImageIndexRow {
-            patient_id: ki.patient_id.clone(),
-            timepoint: ki.timepoint,
-            study_date: ki.study_date.clone(),
-            lesion_id: ki.lesion_id.clone(),
-            caption: ki.caption.clone(),
-            file: rel,
+            patient_id: f.image.patient_id.clone(),
+            timepoint: f.image.timepoint,
+            study_date: f.image.study_date.clone(),
+            lesion_id: f.image.lesion_id.clone(),
+            caption: f.image.caption.clone(),
+            file: f.file,
+            source_sop_instance_uid: f.source_sop_instance_uid,
+            source_by: f.source_by.map_or("", SourceBy::as_str).to_owned(),
         });
+        key_images.push(f.image);
     }
+    let files: Vec<(PathBuf, &[u8])> = index_rows
+        .iter()
+        .zip(&key_images)
+        .filter_map(|(row, ki)| match &ki.source {
+            ImageSource::Png(png) => Some((out.join(&row.file), png.as_slice())),
+            _ => None,
+        })
+        .collect();
     let input = ReportInput {
         title: "oncometry report",
         quality: &quality,
@@ -389,6 +396,8 @@ const IMAGE_INDEX_HEADER: &[&str] = &[
     "lesion_id",
     "caption",
     "file",
+    "source_sop_instance_uid",
+    "source_by",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -400,6 +409,13 @@ pub struct ImageIndexRow {
     pub caption: String,
     /// The key image: the crop above the whole-slice thumbnail.
     pub file: String,
+    /// The image it was drawn on; empty in folders written before oncometry recorded it.
+    #[serde(default)]
+    pub source_sop_instance_uid: String,
+    /// `reference` when the annotation object names that image, `position` when it is
+    /// the nearest slice of the referenced series; empty as above.
+    #[serde(default)]
+    pub source_by: String,
 }
 
 /// The quarantine list of a run: every file not used, sorted by path, one row per reason.

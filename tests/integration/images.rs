@@ -2,6 +2,7 @@
 //! pydicom's arrays (fixtures/images/ref, made by scripts/export_pydicom_arrays.py);
 //! rendering against analytic geometry, committed golden PNGs and itself (determinism).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use oncometry::dicom::pixels::{PixelError, decode_slice};
@@ -789,7 +790,7 @@ fn the_source_image_is_chosen_then_decoded_from_index_data() {
     };
     let series = vec![cand("a", -5.0), cand("b", 0.0), cand("c", 5.0)];
     let by_pos = SliceRef {
-        sop_instance_uid: None,
+        sop_instance_uids: Vec::new(),
         position_mm: Some(ipp[2] + 1.9),
         normal: [0.0, 0.0, 1.0],
     };
@@ -803,4 +804,133 @@ fn the_source_image_is_chosen_then_decoded_from_index_data() {
         ..by_pos
     };
     assert!(select_source_image(&series, &too_far).is_err());
+}
+
+/// Key images of the corpus objects (SEG by highdicom and dcmqi, RTSTRUCT by rt-utils, SR
+/// TID 1500 by highdicom and dcmqi) are drawn on the CT slice the writer recorded as the
+/// lesion's longest (ground_truth.json), found through the object's own reference. A
+/// decoy image, placed in the series at that slice's position and listed before it, is
+/// what position alone would pick.
+#[test]
+fn key_images_are_drawn_on_the_image_the_object_names() {
+    use oncometry::dicom::seg::SegOptions;
+    use oncometry::measure::MeasureOptions;
+    use oncometry::pipeline::keyimages::{SeriesImages, SourceBy, render_annotation};
+    use oncometry::pipeline::measure_stage::{index_export, measure_annotation_keeping};
+    use oncometry::report::keyimage::KeyImageOptions;
+
+    let dir = fixture("dicom/corpus");
+    let gt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let mut index = index_export(&dir, 1).unwrap();
+    // The decoys sort first by UID, so they come first among their series' images.
+    let mut decoys = Vec::new();
+    for (i, g) in gt["lesions"].as_array().unwrap().iter().enumerate() {
+        let uid = g["voxelised_longest_slice_sop_instance_uid"]
+            .as_str()
+            .unwrap();
+        let mut decoy = index.images[uid].clone();
+        // another CT file of the series, so that drawing on the decoy works
+        decoy.path = index
+            .images
+            .values()
+            .find(|r| r.series_uid == decoy.series_uid && r.path != decoy.path)
+            .unwrap()
+            .path
+            .clone();
+        let decoy_uid = format!("0.{i}");
+        index.images.insert(decoy_uid.clone(), decoy);
+        decoys.push(decoy_uid);
+    }
+    let series = SeriesImages::new(&dir, &index);
+    let lesion_of = |id: &str| {
+        gt["lesions"].as_array().unwrap().iter().find(|g| {
+            [
+                "label",
+                "seg_tracking_uid",
+                "sr_tracking_uid",
+                "dcmqi_seg_tracking_uid",
+                "dcmqi_sr_tracking_uid",
+            ]
+            .iter()
+            .any(|k| g[*k].as_str() == Some(id))
+        })
+    };
+    let mut checked = BTreeMap::new();
+    for a in index
+        .annotations
+        .iter()
+        .filter(|a| a.patient_id == "SYN0001")
+    {
+        let m = measure_annotation_keeping(
+            &dir,
+            &index,
+            a,
+            &MeasureOptions::default(),
+            &SegOptions::default(),
+            true,
+        );
+        let (images, missing) =
+            render_annotation(&series, a, &m.rows, &m.shapes, &KeyImageOptions::default());
+        assert!(missing.is_empty(), "{}: {missing:?}", a.path);
+        for im in images {
+            let Some(g) = lesion_of(&im.lesion_id) else {
+                continue;
+            };
+            let want = g["voxelised_longest_slice_sop_instance_uid"]
+                .as_str()
+                .unwrap();
+            assert_eq!(
+                (im.source_sop_instance_uid.as_str(), im.source_by),
+                (want, Some(SourceBy::Reference)),
+                "{} {}",
+                a.path,
+                im.lesion_id
+            );
+            *checked.entry(a.path.clone()).or_insert(0) += 1;
+        }
+    }
+    let lesions = gt["lesions"].as_array().unwrap().len();
+    for file in [
+        "seg_binary_highdicom.dcm",
+        "seg_dcmqi.dcm",
+        "seg_fractional_highdicom.dcm",
+        "rtstruct_rtutils.dcm",
+        "sr_tid1500_highdicom.dcm",
+    ] {
+        assert_eq!(checked.get(file), Some(&lesions), "{file}: {checked:?}");
+    }
+    // dcmqi's SR carries the lengths without their lines: nothing to draw.
+    assert_eq!(checked.get("sr_tid1500_dcmqi.dcm"), None);
+    // Without the object's reference the decoy is what the series offers at that position.
+    let a = index
+        .annotations
+        .iter()
+        .find(|a| a.path == "seg_binary_highdicom.dcm")
+        .unwrap();
+    let m = measure_annotation_keeping(
+        &dir,
+        &index,
+        a,
+        &MeasureOptions::default(),
+        &SegOptions::default(),
+        false,
+    );
+    let (images, missing) = render_annotation(
+        &series,
+        a,
+        &m.rows,
+        &Default::default(),
+        &KeyImageOptions::default(),
+    );
+    assert_eq!(images.len(), lesions, "{missing:?}");
+    for im in images {
+        assert_eq!(im.source_by, Some(SourceBy::Position));
+        assert!(
+            decoys.contains(&im.source_sop_instance_uid),
+            "{}",
+            im.source_sop_instance_uid
+        );
+    }
 }

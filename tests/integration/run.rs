@@ -133,6 +133,24 @@ fn demo_run_gives_the_simulated_responses_and_every_output() {
         .count();
     let images = read(&out.join("images/index.csv"));
     assert_eq!(images.lines().count() - 1, measured);
+    // highdicom wrote each SEG frame's source CT image: every key image is drawn on it.
+    let mut rdr = csv::Reader::from_reader(images.as_bytes());
+    let by = rdr
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "source_by")
+        .unwrap();
+    let uid = rdr
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "source_sop_instance_uid")
+        .unwrap();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        assert_eq!((&r[by], r[uid].is_empty()), ("reference", false), "{r:?}");
+    }
     assert!(
         out.join("images/DEMO-001")
             .read_dir()

@@ -11,6 +11,7 @@
 #        ROUNDS=3  peer and oncometry alternated this many times; the table takes the best
 #        EXPORT=fixtures/demo
 set -eu
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE  # as a nightly job runs (see bench/pipeline/run.sh)
 cd "$(dirname "$0")/../.."
 DIR=${1:-/tmp/oncometry-bench-demo}
 PY=${PY:-/work/venvs/fixtures/bin/python}

@@ -4,7 +4,7 @@
 //! costs the picture: the lesion keeps its numbers and the reason goes to the log.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -92,15 +92,17 @@ impl<'a> SeriesImages<'a> {
         SeriesImages { export, by_series }
     }
 
-    /// The series' images as `select_source_image` takes them.
+    /// The series' images as `select_source_image` takes them, their paths left empty:
+    /// only the chosen one's is made ([`SeriesImages::with_path`]), as joining every
+    /// image's path to the export cost more than choosing among them.
     fn of(&self, series_uid: &str) -> Vec<CandidateImage> {
         let Some(images) = self.by_series.get(series_uid) else {
             return Vec::new();
         };
         images
             .iter()
-            .map(|&(uid, path, p)| CandidateImage {
-                path: self.export.join(path),
+            .map(|&(uid, _, p)| CandidateImage {
+                path: PathBuf::new(),
                 sop_instance_uid: uid.to_string(),
                 position: p.origin,
                 orientation: [
@@ -114,6 +116,22 @@ impl<'a> SeriesImages<'a> {
                 frame: 0,
             })
             .collect()
+    }
+
+    /// `chosen` (one of `candidates`, which [`SeriesImages::of`] made for `series_uid`)
+    /// with its path in the export.
+    fn with_path(
+        &self,
+        series_uid: &str,
+        candidates: &[CandidateImage],
+        chosen: &CandidateImage,
+    ) -> CandidateImage {
+        let i = candidates.iter().position(|c| std::ptr::eq(c, chosen));
+        let rel = i.and_then(|i| self.by_series.get(series_uid)?.get(i));
+        CandidateImage {
+            path: rel.map_or_else(PathBuf::new, |&(_, path, _)| self.export.join(path)),
+            ..chosen.clone()
+        }
     }
 }
 
@@ -172,7 +190,8 @@ pub fn render_annotation(
                 } else {
                     SourceBy::Position
                 };
-                let img = decoded.get(c)?;
+                let c = series.with_path(&a.referenced_series_uid, &candidates, c);
+                let img = decoded.get(&c)?;
                 let overlay = Overlay {
                     label: row.label.clone(),
                     long_axis: Some(la),

@@ -407,6 +407,36 @@ pub(crate) fn pixel_data_offset(ds: &[u8]) -> Option<usize> {
     }
 }
 
+/// Where the top-level native PixelData value of an explicit VR little endian data set
+/// held in memory lies: the start of its element header and its value's bytes. The walk
+/// up to it is `check_inflated`'s (sequences and items followed, every declared length
+/// checked); what follows the value is not looked at. `None` when the walk stops first,
+/// the element is not PixelData OB/OW of a defined length, or its value runs past the end.
+pub(crate) fn native_pixel_data(ds: &[u8]) -> Option<(usize, std::ops::Range<usize>)> {
+    let mut src = MemSource {
+        ds,
+        pos: 0,
+        within: INFLATED,
+    };
+    OPEN.with_borrow_mut(|stack| {
+        stack.clear();
+        walk_with(&mut src, Syntax::EXPLICIT_LE, true, stack).ok()?;
+        stack.is_empty().then_some(())
+    })?;
+    // explicit VR little endian OB/OW header: tag, VR, 2 reserved bytes, 4-byte length
+    let value_start = usize::try_from(src.pos).ok()?;
+    let h = value_start.checked_sub(12)?;
+    let header = ds.get(h..value_start)?;
+    let tag = Syntax::EXPLICIT_LE.tag([header[0], header[1], header[2], header[3]]);
+    let len = Syntax::EXPLICIT_LE.u32([header[8], header[9], header[10], header[11]]);
+    if tag != PIXEL_DATA || !matches!(&header[4..6], b"OB" | b"OW") || len == UNDEFINED {
+        return None;
+    }
+    let value = value_start..value_start.checked_add(usize::try_from(len).ok()?)?;
+    ds.get(value.clone())?;
+    Some((h, value))
+}
+
 /// Where a sequence or item of length `len` that starts here ends; the length must fit
 /// what is left when that is known (always for files; not for inflated streams, whose
 /// contents are checked element by element instead).

@@ -280,7 +280,9 @@ const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 /// a third-party codec is caught and reported as `Decode`, so a hostile file cannot stop a
 /// batch.
 pub fn decode_slice(path: &Path, frame: u32) -> Result<DecodedSlice, PixelError> {
-    match catch_unwind(AssertUnwindSafe(|| decode_slice_inner(path, frame, false))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        decode_slice_inner(path, frame, Route::Native)
+    })) {
         Ok(result) => result,
         Err(panic) => Err(PixelError::Decode {
             path: path.to_path_buf(),
@@ -336,12 +338,38 @@ fn open_image(path: &Path) -> Result<DefaultDicomObject, PixelError> {
     Ok(opened.obj.with_exact_meta(meta))
 }
 
-/// `via_codec` sends native pixel data through dicom-pixeldata too (tests compare the two).
-fn decode_slice_inner(
-    path: &Path,
-    frame: u32,
-    via_codec: bool,
-) -> Result<DecodedSlice, PixelError> {
+/// How `decode_slice_inner` gets to the pixels. Tests compare the three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `open::open_native_image` when it takes the file (explicit VR little endian,
+    /// deflated or not), else as `Object`.
+    Native,
+    /// The whole file parsed into an object; native pixel data read in place from it.
+    Object,
+    /// As `Object`, with native pixel data too through dicom-pixeldata.
+    Codec,
+}
+
+fn decode_slice_inner(path: &Path, frame: u32, route: Route) -> Result<DecodedSlice, PixelError> {
+    if route == Route::Native {
+        let native =
+            super::open::open_native_image(path, &path.display().to_string()).map_err(|e| {
+                PixelError::Open {
+                    path: path.to_path_buf(),
+                    reason: e.reason(),
+                }
+            })?;
+        if let Some(img) = native {
+            let h = Header {
+                obj: &img.opened.obj,
+                path,
+            };
+            let pixels = Pixels::Native(img.pixel_bytes());
+            if let Some(d) = decode_with(&h, &img.opened.transfer_syntax, frame, pixels)? {
+                return Ok(d);
+            }
+        }
+    }
     let obj = open_image(path)?;
     let h = Header { obj: &obj, path };
     let ts_uid = obj
@@ -349,7 +377,40 @@ fn decode_slice_inner(
         .transfer_syntax()
         .trim_end_matches(['\0', ' '])
         .to_string();
-    check_transfer_syntax(&h, &ts_uid)?;
+    let pixels = Pixels::Object {
+        obj: &obj,
+        via_codec: route == Route::Codec,
+    };
+    match decode_with(&h, &ts_uid, frame, pixels)? {
+        Some(d) => Ok(d),
+        None => Err(h.unsupported("pixel data this build cannot read in place".into())),
+    }
+}
+
+/// Where a frame's stored samples come from.
+#[derive(Clone, Copy)]
+enum Pixels<'o> {
+    /// The PixelData value as stored, read in place; a frame it cannot give (see
+    /// `native_frame`) makes `decode_with` give up (`None`).
+    Native(&'o [u8]),
+    /// The object's PixelData: in place when native (unless `via_codec`), else through
+    /// dicom-pixeldata.
+    Object {
+        obj: &'o DefaultDicomObject,
+        via_codec: bool,
+    },
+}
+
+/// Decodes `frame` of the image `h` describes; `None` only for `Pixels::Native` when the
+/// samples cannot be read in place (the caller then reads the file the general way).
+fn decode_with(
+    h: &Header<'_>,
+    ts_uid: &str,
+    frame: u32,
+    pixels: Pixels<'_>,
+) -> Result<Option<DecodedSlice>, PixelError> {
+    let path = h.path;
+    check_transfer_syntax(h, ts_uid)?;
 
     let samples = h
         .int("SamplesPerPixel", tags::SAMPLES_PER_PIXEL)?
@@ -378,28 +439,34 @@ fn decode_slice_inner(
             frames: u32::try_from(frames).unwrap_or(u32::MAX),
         });
     }
-    let (slope, intercept) = rescale(&h, frame)?;
-    let grid = plane_grid(&h, frame)?;
+    let (slope, intercept) = rescale(h, frame)?;
+    let grid = plane_grid(h, frame)?;
 
-    let native = if via_codec {
-        None
-    } else {
-        native_frame(&h, &ts_uid, frame)
-    };
     let decoded;
-    let samples = match native {
-        Some(s) => s,
-        None => {
-            decoded = obj
-                .decode_pixel_data_frame(frame)
-                .map_err(|e| decode_error(path, &ts_uid, &e))?;
-            Samples {
-                data: decoded.data(),
-                rows: decoded.rows() as usize,
-                cols: decoded.columns() as usize,
-                bits_allocated: decoded.bits_allocated(),
-                bits_stored: decoded.bits_stored(),
-                signed: decoded.pixel_representation() == PixelRepresentation::Signed,
+    let samples = match pixels {
+        Pixels::Native(data) => match native_frame(h, ts_uid, frame, Some(data)) {
+            Some(s) => s,
+            None => return Ok(None),
+        },
+        Pixels::Object { obj, via_codec } => {
+            match (!via_codec)
+                .then(|| native_frame(h, ts_uid, frame, None))
+                .flatten()
+            {
+                Some(s) => s,
+                None => {
+                    decoded = obj
+                        .decode_pixel_data_frame(frame)
+                        .map_err(|e| decode_error(path, ts_uid, &e))?;
+                    Samples {
+                        data: decoded.data(),
+                        rows: decoded.rows() as usize,
+                        cols: decoded.columns() as usize,
+                        bits_allocated: decoded.bits_allocated(),
+                        bits_stored: decoded.bits_stored(),
+                        signed: decoded.pixel_representation() == PixelRepresentation::Signed,
+                    }
+                }
             }
         }
     };
@@ -408,7 +475,7 @@ fn decode_slice_inner(
         return Err(h.invalid("Rows/Columns", "zero image size".to_string()));
     }
     let values = modality_values(
-        &h,
+        h,
         samples.data,
         rows * cols,
         samples.bits_allocated,
@@ -421,19 +488,19 @@ fn decode_slice_inner(
         g.cols = cols;
         g
     });
-    Ok(DecodedSlice {
+    Ok(Some(DecodedSlice {
         rows,
         cols,
         values,
         grid,
         modality: h.string(tags::MODALITY),
-        window: window(&h),
+        window: window(h),
         photometric_interpretation: photometric,
         sop_instance_uid: h.string(tags::SOP_INSTANCE_UID),
-        transfer_syntax: ts_uid,
+        transfer_syntax: ts_uid.to_string(),
         rescale_slope: slope,
         rescale_intercept: intercept,
-    })
+    }))
 }
 
 /// One frame's stored samples as the value's `to_bytes` gives them (native byte order for
@@ -454,7 +521,12 @@ struct Samples<'a> {
 /// (with a backtrace when `RUST_BACKTRACE` is set: 0.3 M instructions per key image).
 /// `None` for anything else (encapsulated data, 1-bit or odd sample sizes, missing or odd
 /// attributes, short data), which then goes through dicom-pixeldata as before.
-fn native_frame<'o>(h: &Header<'o>, ts_uid: &str, frame: u32) -> Option<Samples<'o>> {
+fn native_frame<'o>(
+    h: &Header<'o>,
+    ts_uid: &str,
+    frame: u32,
+    value: Option<&'o [u8]>,
+) -> Option<Samples<'o>> {
     let ts = TransferSyntaxRegistry.get(ts_uid)?;
     if ts.is_encapsulated_pixel_data() || !ts.can_decode_all() {
         return None;
@@ -485,15 +557,24 @@ fn native_frame<'o>(h: &Header<'o>, ts_uid: &str, frame: u32) -> Option<Samples<
         32 => 4,
         _ => return None,
     };
-    let dicom_core::DicomValue::Primitive(p) = h.obj.get(tags::PIXEL_DATA)?.value() else {
-        return None;
-    };
-    // OB and OW values as the readers give them; `to_bytes` borrows both in native order.
-    let (dicom_core::PrimitiveValue::U8(_) | dicom_core::PrimitiveValue::U16(_)) = p else {
-        return None;
-    };
-    let std::borrow::Cow::Borrowed(data) = p.to_bytes() else {
-        return None;
+    let data = match value {
+        // the value as stored: little endian, which is native order only on such a CPU
+        Some(v) if cfg!(target_endian = "little") => v,
+        Some(_) => return None,
+        None => {
+            let dicom_core::DicomValue::Primitive(p) = h.obj.get(tags::PIXEL_DATA)?.value() else {
+                return None;
+            };
+            // OB and OW values as the readers give them; `to_bytes` borrows both in native
+            // order.
+            let (dicom_core::PrimitiveValue::U8(_) | dicom_core::PrimitiveValue::U16(_)) = p else {
+                return None;
+            };
+            let std::borrow::Cow::Borrowed(data) = p.to_bytes() else {
+                return None;
+            };
+            data
+        }
     };
     let size = rows.checked_mul(cols)?.checked_mul(bytes)?;
     let start = size.checked_mul(frame as usize)?;
@@ -1168,11 +1249,13 @@ mod tests {
 
     /// Native pixel data read in place decodes to exactly what dicom-pixeldata gives, on
     /// every image of the fixtures written by others (pydicom's files in each transfer
-    /// syntax, the generated multi-frame and rescaled ones, the demo and corpus CTs).
+    /// syntax, the generated multi-frame and rescaled ones, the demo and corpus CTs); and
+    /// read from the file without parsing it into an object (`open_native_image`, taken
+    /// by the explicit VR little endian and deflated ones) to exactly that too.
     #[test]
     fn native_frames_equal_the_codec_path() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let (mut native, mut compared) = (0, 0);
+        let (mut native, mut lean, mut compared) = (0, 0, 0);
         for e in walkdir::WalkDir::new(&root).sort_by_file_name() {
             let e = e.unwrap();
             if !e.file_type().is_file() || e.path().extension().is_some_and(|x| x != "dcm") {
@@ -1180,22 +1263,32 @@ mod tests {
             }
             let p = e.path();
             for frame in [0, 1] {
-                let Ok(codec) = decode_slice_inner(p, frame, true) else {
+                let Ok(codec) = decode_slice_inner(p, frame, Route::Codec) else {
                     continue;
                 };
-                let fast = decode_slice_inner(p, frame, false)
-                    .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
-                assert_eq!(fast, codec, "{} frame {frame}", p.display());
+                for route in [Route::Object, Route::Native] {
+                    let fast = decode_slice_inner(p, frame, route)
+                        .unwrap_or_else(|err| panic!("{} {route:?}: {err}", p.display()));
+                    assert_eq!(fast, codec, "{} frame {frame} {route:?}", p.display());
+                }
                 compared += 1;
                 let obj = open_image(p).unwrap();
                 let h = Header { obj: &obj, path: p };
-                native +=
-                    usize::from(native_frame(&h, obj.meta().transfer_syntax(), frame).is_some());
+                let ts = obj.meta().transfer_syntax();
+                native += usize::from(native_frame(&h, ts, frame, None).is_some());
+                let img = crate::dicom::open::open_native_image(p, "x").unwrap();
+                lean += usize::from(img.is_some());
+                let ts = ts.trim_end_matches('\0');
+                if ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99"].contains(&ts)
+                    && native_frame(&h, ts, frame, None).is_some()
+                {
+                    assert!(img.is_some(), "{} not read the native way", p.display());
+                }
             }
         }
         assert!(
-            native >= 20 && compared > native,
-            "{native} native of {compared} compared"
+            native >= 20 && compared > native && lean >= 20,
+            "{native} native, {lean} without an object, of {compared} compared"
         );
     }
 
@@ -1219,7 +1312,7 @@ mod tests {
                 .join(format!("{:04X}{:04X}.dcm", tag.group(), tag.element()));
             obj.write_to_file(&p).unwrap();
             assert!(
-                decode_slice_inner(&p, 0, true).is_err(),
+                decode_slice_inner(&p, 0, Route::Codec).is_err(),
                 "codec decoded without {tag}"
             );
             assert!(decode_slice(&p, 0).is_err(), "native decoded without {tag}");

@@ -344,7 +344,9 @@ enum Route {
     /// `open::open_native_image` when it takes the file (explicit VR little endian,
     /// deflated or not), else as `Object`.
     Native,
-    /// The whole file parsed into an object; native pixel data read in place from it.
+    /// The whole file parsed into an object; native pixel data read in place from it
+    /// (what `Native` falls back to; tests take it directly).
+    #[cfg(test)]
     Object,
     /// As `Object`, with native pixel data too through dicom-pixeldata.
     Codec,

@@ -776,14 +776,17 @@ fn fill_runs(buf: &mut Vec<u8>, span: &[u8], runs: &[(usize, usize)], len: usize
     buf.truncate(start + len);
 }
 
+/// `floor(t + 0.5)` clamped to `0..n`, NaN to 0. The floor is the truncation of a positive
+/// value: `f64::floor` is a libm call on the x86-64 baseline (no SSE4.1), and this runs for
+/// every output row and column of a key image.
 fn nearest_index(t: f64, n: usize) -> usize {
-    let i = (t + 0.5).floor();
-    if i <= 0.0 {
+    let x = t + 0.5;
+    if x.is_nan() || x <= 0.0 {
         0
-    } else if i >= (n - 1) as f64 {
+    } else if x >= (n - 1) as f64 {
         n - 1
     } else {
-        i as usize
+        x as usize
     }
 }
 
@@ -1693,6 +1696,33 @@ mod tests {
 
     #[test]
     fn nearest_index_clamps() {
+        let floor_way = |t: f64, n: usize| {
+            let i = (t + 0.5).floor();
+            if i <= 0.0 {
+                0
+            } else if i >= (n - 1) as f64 {
+                n - 1
+            } else {
+                i as usize
+            }
+        };
+        let mut next = crate::testutil::xorshift(5);
+        for _ in 0..100_000 {
+            let t = (next() % 4000) as f64 / 97.0 - 10.0;
+            assert_eq!(nearest_index(t, 25), floor_way(t, 25), "{t}");
+        }
+        for t in [
+            f64::NAN,
+            f64::INFINITY,
+            -f64::INFINITY,
+            -0.5,
+            0.5,
+            23.5,
+            24.0,
+            1e300,
+        ] {
+            assert_eq!(nearest_index(t, 25), floor_way(t, 25), "{t}");
+        }
         assert_eq!(nearest_index(-3.0, 10), 0);
         assert_eq!(nearest_index(2.49, 10), 2);
         assert_eq!(nearest_index(2.5, 10), 3);

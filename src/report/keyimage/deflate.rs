@@ -116,7 +116,8 @@ impl RunDeflater {
     /// `raw_len`: the bytes that will be written (sizes the symbol buffer).
     pub fn new(raw_len: usize) -> RunDeflater {
         RunDeflater {
-            syms: vec![0; raw_len / 4 + 8],
+            // a key image is ~10 k symbols for ~130 k bytes; the buffer grows when needed
+            syms: vec![0; raw_len / 16 + 8],
             len: 0,
             count: Box::new([0; NSYM]),
             adler: simd_adler32::Adler32::new(),
@@ -249,8 +250,13 @@ impl RunDeflater {
             .rposition(|&s| cl_lengths[s] > 0)
             .map_or(4, |i| (i + 1).max(4));
 
-        // at most 21 bits a symbol, and the header
-        let mut w = BitWriter::with_capacity(self.len * 3 + 512);
+        // the symbols' exact size in bits, so the buffer is zeroed once at its final size
+        let bits: u64 = emit
+            .iter()
+            .zip(self.count.iter())
+            .map(|(&(_, n), &c)| u64::from(n) * u64::from(c))
+            .sum();
+        let mut w = BitWriter::with_capacity(usize::try_from(bits / 8).unwrap_or(0) + 512);
         w.put(0x78, 8);
         w.put(0x01, 8);
         w.put(1, 1); // BFINAL
@@ -271,7 +277,10 @@ impl RunDeflater {
                 _ => {}
             }
         }
-        w.put_all(self.syms[..self.len].iter().map(|&s| emit[usize::from(s)]));
+        w.put_all(
+            self.syms[..self.len].iter().map(|&s| emit[usize::from(s)]),
+            bits,
+        );
         w.put(lit_codes[256], u32::from(lit_lengths[256]));
         let mut bytes = w.finish();
         bytes.extend_from_slice(&self.adler.finish().to_be_bytes());
@@ -460,10 +469,11 @@ impl BitWriter {
         self.n -= 8 * whole;
     }
 
-    /// Appends every (bits, count) of `codes` (each count ≤ 32), in a loop that keeps the
-    /// writer's state in registers: through `put`, it went through memory each time.
-    fn put_all(&mut self, codes: impl ExactSizeIterator<Item = (u32, u32)>) {
-        let need = self.pos + 4 * codes.len() + 16;
+    /// Appends every (bits, count) of `codes` (each count ≤ 32, `total_bits` in all), in a
+    /// loop that keeps the writer's state in registers: through `put`, it went through
+    /// memory each time.
+    fn put_all(&mut self, codes: impl Iterator<Item = (u32, u32)>, total_bits: u64) {
+        let need = self.pos + usize::try_from(total_bits / 8).unwrap_or(usize::MAX - 16) + 16;
         if need > self.bytes.len() {
             self.bytes.resize(need, 0);
         }

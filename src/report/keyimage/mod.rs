@@ -298,6 +298,7 @@ pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, KeyImageError> {
 }
 
 /// Palette index of each grey level (0..=255).
+#[inline(always)]
 fn grey_index(level: u8) -> u8 {
     ((u32::from(level) * (PALETTE_GREYS - 1) + 127) / 255) as u8
 }
@@ -832,17 +833,18 @@ struct Shades<'a> {
     values: &'a [f32],
     window: Window,
     index: [u8; 256],
+    /// XORed into a level before its palette index: 255 − level for MONOCHROME1.
+    flip: u8,
 }
 
 impl<'a> Shades<'a> {
     fn new(img: &'a SliceImage, choice: WindowChoice) -> Self {
+        let flip = if img.invert { 0xff } else { 0 };
         Shades {
             values: &img.values,
             window: chosen_window(img, choice),
-            index: std::array::from_fn(|g| {
-                let g = g as u8;
-                grey_index(if img.invert { 255 - g } else { g })
-            }),
+            index: std::array::from_fn(|g| grey_index(g as u8 ^ flip)),
+            flip,
         }
     }
 
@@ -856,10 +858,17 @@ impl<'a> Shades<'a> {
         self.index[usize::from(g)]
     }
 
-    /// Appends the palette index of every value: the window in one loop LLVM vectorises
-    /// ([`window_levels_into`]), then the palette lookup.
+    /// Appends the palette index of every value: window and palette index in one loop
+    /// LLVM vectorises ([`ramp_indices`]; a lookup pass after the window was a third of
+    /// the windowing time), or for a window of width ≤ 1 level by level then the lookup.
     fn extend(&self, values: &[f32], out: &mut Vec<u8>) {
         let start = out.len();
+        if self.window.width > 1.0 {
+            out.resize(start + values.len(), 0);
+            let (c, den) = (self.window.center - 0.5, self.window.width - 1.0);
+            ramp_indices(values, c, den, self.flip, &mut out[start..]);
+            return;
+        }
         window_levels_into(values, self.window, out);
         for g in &mut out[start..] {
             *g = self.index[usize::from(*g)];
@@ -885,7 +894,7 @@ fn window_levels_into(values: &[f32], w: Window, out: &mut Vec<u8>) {
     }
     let start = out.len();
     out.resize(start + values.len(), 0);
-    ramp_levels(values, w.center - 0.5, w.width - 1.0, &mut out[start..]);
+    ramp::<false>(values, w.center - 0.5, w.width - 1.0, 0, &mut out[start..]);
 }
 
 /// [`ramp_level`] of every value into `out`, on the widest vectors the CPU has.
@@ -896,25 +905,37 @@ fn window_levels_into(values: &[f32], w: Window, out: &mut Vec<u8>) {
 /// same IEEE operations on four or eight lanes, so the bytes are the same (a test compares
 /// every variant the CPU runs with the portable one). 16 k CT values, this project's
 /// 2-core EPYC VM: 1.35–2.07 ns a value portable, 0.98–1.03 AVX2, 0.72–0.80 AVX-512.
+#[cfg(test)]
 fn ramp_levels(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
+    ramp::<false>(values, c, den, 0, out);
+}
+
+/// [`ramp_levels`] and then each level's palette index ([`grey_index`] of the level XOR
+/// `flip`), in the same loop.
+fn ramp_indices(values: &[f32], c: f64, den: f64, flip: u8, out: &mut [u8]) {
+    ramp::<true>(values, c, den, flip, out);
+}
+
+fn ramp<const INDEX: bool>(values: &[f32], c: f64, den: f64, flip: u8, out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     {
         if has_avx512() {
-            // SAFETY: the CPU has every feature `ramp_levels_avx512` is compiled for.
-            return unsafe { ramp_levels_avx512(values, c, den, out) };
+            // SAFETY: the CPU has every feature `ramp_avx512` is compiled for.
+            return unsafe { ramp_avx512::<INDEX>(values, c, den, flip, out) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: as above, for AVX2.
-            return unsafe { ramp_levels_avx2(values, c, den, out) };
+            return unsafe { ramp_avx2::<INDEX>(values, c, den, flip, out) };
         }
     }
-    ramp_levels_portable(values, c, den, out);
+    ramp_portable::<INDEX>(values, c, den, flip, out);
 }
 
 #[inline(always)]
-fn ramp_levels_portable(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
+fn ramp_portable<const INDEX: bool>(values: &[f32], c: f64, den: f64, flip: u8, out: &mut [u8]) {
     for (o, &v) in out.iter_mut().zip(values) {
-        *o = ramp_level(v, c, den);
+        let g = ramp_level(v, c, den);
+        *o = if INDEX { grey_index(g ^ flip) } else { g };
     }
 }
 
@@ -926,14 +947,14 @@ fn has_avx512() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-fn ramp_levels_avx512(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
-    ramp_levels_portable(values, c, den, out);
+fn ramp_avx512<const INDEX: bool>(values: &[f32], c: f64, den: f64, flip: u8, out: &mut [u8]) {
+    ramp_portable::<INDEX>(values, c, den, flip, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn ramp_levels_avx2(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
-    ramp_levels_portable(values, c, den, out);
+fn ramp_avx2<const INDEX: bool>(values: &[f32], c: f64, den: f64, flip: u8, out: &mut [u8]) {
+    ramp_portable::<INDEX>(values, c, den, flip, out);
 }
 
 /// [`window_level`] of a window wider than one level (`c` = centre − 0.5, `den` =
@@ -1531,21 +1552,38 @@ mod tests {
             (-600.5, 1499.0),
             (f64::NAN, 399.0),
         ] {
-            let mut want = vec![0; values.len()];
-            ramp_levels_portable(&values, c, den, &mut want);
-            let mut got = vec![1; values.len()];
-            if has_avx512() {
-                // SAFETY: detected just above.
-                unsafe { ramp_levels_avx512(&values, c, den, &mut got) };
-                assert_eq!(got, want, "AVX-512, window ({c}, {den})");
-                ran += 1;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                got.fill(1);
-                // SAFETY: detected just above.
-                unsafe { ramp_levels_avx2(&values, c, den, &mut got) };
-                assert_eq!(got, want, "AVX2, window ({c}, {den})");
-                ran += 1;
+            for flip in [0u8, 0xff] {
+                // the fused palette index is the lookup of the level, either way round
+                let mut levels = vec![0; values.len()];
+                ramp_levels(&values, c, den, &mut levels);
+                let mut want = vec![0; values.len()];
+                ramp_portable::<true>(&values, c, den, flip, &mut want);
+                for (w, &g) in want.iter().zip(&levels) {
+                    assert_eq!(*w, grey_index(if flip == 0 { g } else { 255 - g }));
+                }
+                let mut want_levels = vec![0; values.len()];
+                ramp_portable::<false>(&values, c, den, flip, &mut want_levels);
+                assert_eq!(levels, want_levels);
+                let mut got = vec![1; values.len()];
+                if has_avx512() {
+                    // SAFETY: detected just above.
+                    unsafe { ramp_avx512::<true>(&values, c, den, flip, &mut got) };
+                    assert_eq!(got, want, "AVX-512, window ({c}, {den}), flip {flip}");
+                    // SAFETY: as above.
+                    unsafe { ramp_avx512::<false>(&values, c, den, flip, &mut got) };
+                    assert_eq!(got, levels, "AVX-512 levels, window ({c}, {den})");
+                    ran += 1;
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    got.fill(1);
+                    // SAFETY: detected just above.
+                    unsafe { ramp_avx2::<true>(&values, c, den, flip, &mut got) };
+                    assert_eq!(got, want, "AVX2, window ({c}, {den}), flip {flip}");
+                    // SAFETY: as above.
+                    unsafe { ramp_avx2::<false>(&values, c, den, flip, &mut got) };
+                    assert_eq!(got, levels, "AVX2 levels, window ({c}, {den})");
+                    ran += 1;
+                }
             }
         }
         eprintln!("{ran} vector variant runs compared");
@@ -1610,16 +1648,18 @@ mod tests {
             }
             // one pixel at a time (a shrunk thumbnail) as in a row (a crop), inverted too
             for invert in [false, true] {
+                let flip = if invert { 0xff } else { 0 };
                 let shades = Shades {
                     values: &values,
                     window: w,
-                    index: std::array::from_fn(|g| (if invert { 255 - g } else { g }) as u8),
+                    index: std::array::from_fn(|g| grey_index(g as u8 ^ flip)),
+                    flip,
                 };
                 let mut row = vec![7];
                 shades.extend(&values, &mut row);
                 assert_eq!(row[0], 7);
                 for ((v, g), s) in values.iter().zip(&fast).zip(&row[1..]) {
-                    let want = if invert { 255 - g } else { *g };
+                    let want = grey_index(if invert { 255 - g } else { *g });
                     assert_eq!((shades.of(*v), *s), (want, want), "{v} in {w:?}");
                 }
             }

@@ -19,9 +19,11 @@ use crate::measure::types::PlaneGrid;
 /// One image of the referenced series, as much as slice selection needs. The DICOM index
 /// already holds these fields; `frame` is 0 for classic single-frame images.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CandidateImage {
+pub struct CandidateImage<'a> {
     pub path: PathBuf,
-    pub sop_instance_uid: String,
+    /// Borrowed from the index when the run makes candidates (one per image of a series,
+    /// for every annotation object), owned where a test or a caller builds one.
+    pub sop_instance_uid: std::borrow::Cow<'a, str>,
     /// ImagePositionPatient (centre of the first pixel), patient mm.
     pub position: [f64; 3],
     /// ImageOrientationPatient: row direction then column direction.
@@ -106,18 +108,18 @@ const SINGLE_IMAGE_TOLERANCE_MM: f64 = 0.5;
 /// (or the segmentation tool) recorded the slice, and it tells apart images at one position
 /// (a repeated acquisition kept in the series), which geometry cannot.
 pub fn select_source_image<'a>(
-    candidates: &'a [CandidateImage],
+    candidates: &'a [CandidateImage<'_>],
     slice: &SliceRef,
-) -> Result<&'a CandidateImage, SelectError> {
+) -> Result<&'a CandidateImage<'a>, SelectError> {
     if candidates.is_empty() {
         return Err(SelectError::NoCandidates);
     }
-    let named: Vec<&CandidateImage> = slice
+    let named: Vec<&CandidateImage<'_>> = slice
         .sop_instance_uids
         .iter()
         .filter_map(|uid| candidates.iter().find(|c| c.sop_instance_uid == *uid))
         .collect();
-    let along = |c: &CandidateImage| {
+    let along = |c: &CandidateImage<'_>| {
         let p = slice.position_mm?;
         let n = unit(slice.normal)?;
         let d = (dot(c.position, n) - p).abs();
@@ -141,7 +143,7 @@ pub fn select_source_image<'a>(
         });
     };
     let normal = unit(slice.normal).ok_or(SelectError::InvalidNormal)?;
-    let parallel: Vec<(&CandidateImage, f64)> = candidates
+    let parallel: Vec<(&CandidateImage<'_>, f64)> = candidates
         .iter()
         .filter(|c| {
             candidate_normal(c).is_some_and(|n| dot(n, normal).abs() >= PARALLEL_COS)
@@ -185,7 +187,7 @@ fn slice_spacing(positions: impl Iterator<Item = f64>) -> Option<f64> {
     Some(gaps[gaps.len() / 2])
 }
 
-fn candidate_normal(c: &CandidateImage) -> Option<[f64; 3]> {
+fn candidate_normal(c: &CandidateImage<'_>) -> Option<[f64; 3]> {
     let o = c.orientation;
     unit(cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]))
 }
@@ -292,7 +294,7 @@ pub fn decode_slice(path: &Path, frame: u32) -> Result<DecodedSlice, PixelError>
 }
 
 /// Decodes the image a `CandidateImage` points to.
-pub fn decode_candidate(candidate: &CandidateImage) -> Result<DecodedSlice, PixelError> {
+pub fn decode_candidate(candidate: &CandidateImage<'_>) -> Result<DecodedSlice, PixelError> {
     decode_slice(&candidate.path, candidate.frame)
 }
 
@@ -971,17 +973,17 @@ fn tag_name(tag: dicom_core::Tag) -> &'static str {
 mod tests {
     use super::*;
 
-    fn axial(uid: &str, z: f64) -> CandidateImage {
+    fn axial(uid: &str, z: f64) -> CandidateImage<'static> {
         CandidateImage {
             path: PathBuf::from(format!("{uid}.dcm")),
-            sop_instance_uid: uid.to_string(),
+            sop_instance_uid: uid.to_string().into(),
             position: [-100.0, -100.0, z],
             orientation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
             frame: 0,
         }
     }
 
-    fn series() -> Vec<CandidateImage> {
+    fn series() -> Vec<CandidateImage<'static>> {
         (0..10)
             .map(|i| axial(&format!("1.2.{i}"), 2.5 * i as f64))
             .collect()

@@ -92,10 +92,11 @@ impl<'a> SeriesImages<'a> {
         SeriesImages { export, by_series }
     }
 
-    /// The series' images as `select_source_image` takes them, their paths left empty:
-    /// only the chosen one's is made ([`SeriesImages::with_path`]), as joining every
-    /// image's path to the export cost more than choosing among them.
-    fn of(&self, series_uid: &str) -> Vec<CandidateImage> {
+    /// The series' images as `select_source_image` takes them, their UIDs borrowed and
+    /// their paths left empty: only the chosen one's is made ([`SeriesImages::with_path`]),
+    /// as joining every image's path to the export (and copying every UID) cost more than
+    /// choosing among them.
+    fn of(&self, series_uid: &str) -> Vec<CandidateImage<'a>> {
         let Some(images) = self.by_series.get(series_uid) else {
             return Vec::new();
         };
@@ -103,7 +104,7 @@ impl<'a> SeriesImages<'a> {
             .iter()
             .map(|&(uid, _, p)| CandidateImage {
                 path: PathBuf::new(),
-                sop_instance_uid: uid.to_string(),
+                sop_instance_uid: uid.into(),
                 position: p.origin,
                 orientation: [
                     p.row_dir[0],
@@ -123,9 +124,9 @@ impl<'a> SeriesImages<'a> {
     fn with_path(
         &self,
         series_uid: &str,
-        candidates: &[CandidateImage],
-        chosen: &CandidateImage,
-    ) -> CandidateImage {
+        candidates: &[CandidateImage<'a>],
+        chosen: &CandidateImage<'a>,
+    ) -> CandidateImage<'a> {
         let i = candidates.iter().position(|c| std::ptr::eq(c, chosen));
         let rel = i.and_then(|i| self.by_series.get(series_uid)?.get(i));
         CandidateImage {
@@ -185,7 +186,11 @@ pub fn render_annotation(
         let result = select_source_image(&candidates, &slice)
             .map_err(|e| e.to_string())
             .and_then(|c| {
-                let by = if slice.sop_instance_uids.contains(&c.sop_instance_uid) {
+                let by = if slice
+                    .sop_instance_uids
+                    .iter()
+                    .any(|u| *u == c.sop_instance_uid)
+                {
                     SourceBy::Reference
                 } else {
                     SourceBy::Position
@@ -201,7 +206,7 @@ pub fn render_annotation(
                     outline,
                 };
                 let png = render_key_image(img, &overlay, opts).map_err(|e| e.to_string())?;
-                Ok((png, c.sop_instance_uid.clone(), by))
+                Ok((png, c.sop_instance_uid.into_owned(), by))
             });
         match result {
             Ok((png, source_sop_instance_uid, source_by)) => images.push(StoredImage {
@@ -233,7 +238,7 @@ pub fn render_annotation(
 struct LastSlice(Option<(String, u32, SliceImage)>);
 
 impl LastSlice {
-    fn get(&mut self, c: &CandidateImage) -> Result<&SliceImage, String> {
+    fn get(&mut self, c: &CandidateImage<'_>) -> Result<&SliceImage, String> {
         let hit = matches!(&self.0, Some((uid, frame, _))
             if *uid == c.sop_instance_uid && *frame == c.frame);
         if !hit {
@@ -241,7 +246,10 @@ impl LastSlice {
                 recycle(old.values);
             }
             let img = decode_slice_image(c)?;
-            return Ok(&self.0.insert((c.sop_instance_uid.clone(), c.frame, img)).2);
+            return Ok(&self
+                .0
+                .insert((c.sop_instance_uid.to_string(), c.frame, img))
+                .2);
         }
         match &self.0 {
             Some((_, _, img)) => Ok(img),
@@ -258,7 +266,7 @@ impl Drop for LastSlice {
     }
 }
 
-fn decode_slice_image(c: &CandidateImage) -> Result<SliceImage, String> {
+fn decode_slice_image(c: &CandidateImage<'_>) -> Result<SliceImage, String> {
     let d = decode_candidate(c).map_err(|e| e.to_string())?;
     let grid = d
         .grid

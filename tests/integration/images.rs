@@ -783,7 +783,7 @@ fn the_source_image_is_chosen_then_decoded_from_index_data() {
     let iop = ct.iop.clone().unwrap();
     let cand = |uid: &str, dz: f64| CandidateImage {
         path: fixture("images/pydicom/CT_small.dcm"),
-        sop_instance_uid: uid.to_string(),
+        sop_instance_uid: uid.to_string().into(),
         position: [ipp[0], ipp[1], ipp[2] + dz],
         orientation: [iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]],
         frame: 0,

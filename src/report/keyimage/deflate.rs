@@ -627,6 +627,34 @@ mod tests {
         }
     }
 
+    /// Any rows, as the encoder writes them (a row, or a first byte and zeros), inflate to
+    /// themselves: runs of every length from a small alphabet, noise, rows of zeros.
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn row() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                // runs: (value, length) pairs from a few values
+                prop::collection::vec((0u8..4, 1usize..600), 0..12).prop_map(|runs| {
+                    runs.into_iter()
+                        .flat_map(|(b, n)| std::iter::repeat_n(b.wrapping_mul(85), n))
+                        .collect()
+                }),
+                prop::collection::vec(any::<u8>(), 0..700),
+                (any::<u8>(), 0usize..1200)
+                    .prop_map(|(first, n)| [vec![first], vec![0; n]].concat()),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn rows_inflate_to_themselves(rows in prop::collection::vec(row(), 0..20)) {
+                roundtrip(&rows);
+            }
+        }
+    }
+
     /// Code lengths never exceed the limit and always form a complete prefix code (Kraft
     /// sum 1), even for frequencies whose Huffman tree is far deeper (Fibonacci).
     #[test]

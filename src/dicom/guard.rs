@@ -75,11 +75,31 @@ pub fn check_declared_lengths_but_deflated(
     check_reader(f, size, kind, mode, None).map_err(|stop| stop.into_error(file))
 }
 
+/// [`check_declared_lengths_but_deflated`] for a Part 10 file already read into memory
+/// (the file meta group included: dicom-object's meta reader reserves a declared length
+/// before reading it, so it must not see one that does not fit).
+pub fn check_bytes_but_deflated(
+    bytes: &[u8],
+    mode: ReadMode,
+    file: &str,
+) -> Result<Walked, DicomError> {
+    check_reader(
+        std::io::Cursor::new(bytes),
+        bytes.len() as u64,
+        Sniff::Part10,
+        mode,
+        None,
+    )
+    .map_err(|stop| stop.into_error(file))
+}
+
 /// What [`check_declared_lengths_but_deflated`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Walked {
-    /// Walked whole, or nothing dicom-rs could read (it refuses such files itself).
+    /// Walked whole.
     Done,
+    /// No file meta dicom-rs could read (it refuses such files itself): nothing walked.
+    Unreadable,
     /// The data set is deflated and still to be checked by the caller.
     DeflatedLeft,
 }
@@ -181,7 +201,7 @@ fn check_reader<R: Read + Seek>(
         return walk(&mut src, syntax, false).map(|()| Walked::Done);
     }
     match read_meta(&mut src)? {
-        Body::Unreadable => Ok(Walked::Done),
+        Body::Unreadable => Ok(Walked::Unreadable),
         Body::Plain(syntax) => walk(&mut src, syntax, false).map(|()| Walked::Done),
         Body::Deflated => match max_inflated {
             Some(limit) => {

@@ -441,6 +441,13 @@ pub fn open_native_image(path: &Path, file: &str) -> Result<Option<NativeImage>,
     if bytes.len() < 144 || &bytes[128..132] != b"DICM" {
         return Ok(None);
     }
+    // Every declared length, the meta group's first, is checked before dicom-object reads
+    // anything (as `open` does on the file): a plain data set is walked whole here, a
+    // deflated one once inflated, below. Anything refused goes the old way, which says why.
+    let walked = match super::guard::check_bytes_but_deflated(&bytes, ReadMode::Full, file) {
+        Ok(w @ (Walked::Done | Walked::DeflatedLeft)) => w,
+        _ => return Ok(None),
+    };
     // (0002,0000) UL gives the meta group's length (explicit VR LE: tag, "UL", length 4)
     let b = &bytes[132..];
     if b[0..4] != [0x02, 0x00, 0x00, 0x00] || &b[4..6] != b"UL" {
@@ -459,7 +466,7 @@ pub fn open_native_image(path: &Path, file: &str) -> Result<Option<NativeImage>,
         .to_owned();
     let media_sop_class = media_sop_class(&meta);
     let (data, offset) = match ts.as_str() {
-        DEFLATED_EXPLICIT_LE => {
+        DEFLATED_EXPLICIT_LE if walked == Walked::DeflatedLeft => {
             let inflated = match inflate_all(&bytes[start..], super::guard::MAX_INFLATED_BYTES) {
                 Ok(d) => d,
                 Err(Inflate::Broken(e)) => {
@@ -475,16 +482,10 @@ pub fn open_native_image(path: &Path, file: &str) -> Result<Option<NativeImage>,
             super::guard::check_inflated(&inflated, false, file)?;
             (inflated, 0)
         }
-        EXPLICIT_LE => (bytes, start),
+        EXPLICIT_LE if walked == Walked::Done => (bytes, start),
         _ => return Ok(None),
     };
     let ds = &data[offset..];
-    // The whole data set is walked, as `open_full` walks a file before reading it: a
-    // declared length past the end, even after the pixels, refuses the file (there, in its
-    // own words).
-    if offset > 0 && super::guard::check_inflated(ds, false, file).is_err() {
-        return Ok(None);
-    }
     let Some((header_end, value)) = super::guard::native_pixel_data(ds) else {
         return Ok(None);
     };

@@ -783,7 +783,7 @@ fn truncated_deflated_file_is_quarantined() {
 /// The fuzz reproducers (fuzz/regressions/README.md): the element whose declared length
 /// runs past the end, that length, and whether a header-only open (the index) meets it.
 /// In the deflated file the bad element follows PixelData, where header-only reads stop.
-const FUZZ_REGRESSIONS: [(&str, &str, u64, bool); 3] = [
+const FUZZ_REGRESSIONS: [(&str, &str, u64, bool); 4] = [
     (
         "dicom_open-oom-declared-ob-length.dcm",
         "(2E32,3238)",
@@ -800,6 +800,12 @@ const FUZZ_REGRESSIONS: [(&str, &str, u64, bool); 3] = [
         "dicom_open-rss-3.5gb-9kb-input.dcm",
         "(A306,B106)",
         3_540_379_654,
+        true,
+    ),
+    (
+        "dicom_pixeldata-oom-meta-4gb-string.dcm",
+        "(0002,0002)",
+        4_294_967_292,
         true,
     ),
 ];
@@ -848,6 +854,12 @@ fn open_full_helper() {
         Ok(_) => "ok".to_owned(),
         Err(e) => e.reason(),
     };
+    // and the key-image decoder, which reads a file its own way first
+    let decoded = match oncometry::dicom::pixels::decode_slice(Path::new(&path), 0) {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    println!("DECODE {decoded}");
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let hwm = status
         .lines()
@@ -893,5 +905,6 @@ fn fuzz_regressions_open_in_little_memory() {
             .unwrap();
         assert!(kb < 100_000, "{name}: peak RSS {kb} kB");
         assert!(line("OUTCOME ").contains(tag), "{name}: {stdout}");
+        assert!(line("DECODE ").contains(tag), "{name}: {stdout}");
     }
 }

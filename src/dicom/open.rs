@@ -489,8 +489,14 @@ pub fn open_native_image(path: &Path, file: &str) -> Result<Option<NativeImage>,
     let Some((header_end, value)) = super::guard::native_pixel_data(ds) else {
         return Ok(None);
     };
-    let Ok(obj) = super::lean::read_whole(&ds[..header_end], &EXPLICIT_VR_LITTLE_ENDIAN.erased())
-    else {
+    // The elements before PixelData are parsed as a data set of their own: the guard walks
+    // exactly those bytes first, as dicom-rs reserves a declared length before reading it
+    // (the walk of the whole set follows other element boundaries at its end).
+    let header = &ds[..header_end];
+    if super::guard::check_inflated(header, false, file).is_err() {
+        return Ok(None);
+    }
+    let Ok(obj) = super::lean::read_whole(header, &EXPLICIT_VR_LITTLE_ENDIAN.erased()) else {
         return Ok(None);
     };
     match expected_native_len(&obj, file) {

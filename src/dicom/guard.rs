@@ -398,7 +398,7 @@ fn walk_with<S: Source>(
                 });
                 in_sequence = true;
             } else {
-                skip_value(src, h.tag, h.len)?;
+                skip_value(src, h.tag, h.value_len())?;
             }
         }
     }
@@ -423,7 +423,7 @@ pub(crate) fn pixel_data_offset(ds: &[u8]) -> Option<usize> {
         if h.sequence || h.len == UNDEFINED {
             return None;
         }
-        skip_value(&mut src, h.tag, h.len).ok()?;
+        skip_value(&mut src, h.tag, h.value_len()).ok()?;
     }
 }
 
@@ -524,6 +524,27 @@ struct Header {
     len: u32,
     /// Read as a sequence of items (VR SQ, explicit or from the dictionary).
     sequence: bool,
+    /// Size of one value of its VR: dicom-parser reads numeric and AT values whole, so of
+    /// a length that is not a multiple of it, the last bytes are left to be read as the
+    /// next element's header (lean.rs' `whole_words` is the same rule).
+    word: u32,
+}
+
+impl Header {
+    /// The bytes dicom-parser's value read consumes.
+    fn value_len(&self) -> u32 {
+        self.len - self.len % self.word
+    }
+}
+
+/// Size of one value of `vr` as dicom-parser 0.10.1 reads it (1: read as bytes or text).
+fn word_size(vr: VR) -> u32 {
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::AT | VR::UL | VR::SL | VR::FL | VR::OF | VR::OL => 4,
+        VR::FD | VR::OD | VR::UV | VR::SV | VR::OV => 8,
+        _ => 1,
+    }
 }
 
 /// One element header as dicom-encoding 0.10.1 decodes it; `None` when the data ends.
@@ -539,10 +560,16 @@ fn element_header<S: Source>(src: &mut S, syntax: Syntax) -> Result<Option<Heade
             return Ok(None);
         }
         let sequence = !syntax.explicit_vr && implicit_vr(tag) == VR::SQ;
+        let word = if tag.group() == 0xFFFE {
+            1
+        } else {
+            word_size(implicit_vr(tag))
+        };
         return Ok(Some(Header {
             tag,
             len: syntax.u32(b),
             sequence,
+            word,
         }));
     }
     let mut vr = [0u8; 2];
@@ -568,6 +595,7 @@ fn element_header<S: Source>(src: &mut S, syntax: Syntax) -> Result<Option<Heade
         tag,
         len,
         sequence: vr == VR::SQ,
+        word: word_size(vr),
     }))
 }
 

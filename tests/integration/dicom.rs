@@ -783,7 +783,7 @@ fn truncated_deflated_file_is_quarantined() {
 /// The fuzz reproducers (fuzz/regressions/README.md): the element whose declared length
 /// runs past the end, that length, and whether a header-only open (the index) meets it.
 /// In the deflated file the bad element follows PixelData, where header-only reads stop.
-const FUZZ_REGRESSIONS: [(&str, &str, u64, bool); 4] = [
+const FUZZ_REGRESSIONS: [(&str, &str, u64, bool); 5] = [
     (
         "dicom_open-oom-declared-ob-length.dcm",
         "(2E32,3238)",
@@ -806,6 +806,12 @@ const FUZZ_REGRESSIONS: [(&str, &str, u64, bool); 4] = [
         "dicom_pixeldata-oom-meta-4gb-string.dcm",
         "(0002,0002)",
         4_294_967_292,
+        true,
+    ),
+    (
+        "dicom_pixeldata-oom-at-odd-length.dcm",
+        "(746E,FFFE)",
+        4_294_836_224,
         true,
     ),
 ];

@@ -243,18 +243,7 @@ fn open_deflated(
         return Ok(None);
     }
     f.read_to_end(&mut bytes).map_err(io)?;
-    let inflated = match inflate_all(&bytes[start..], super::guard::MAX_INFLATED_BYTES) {
-        Ok(d) => d,
-        Err(Inflate::Broken(e)) => {
-            return Err(DicomError::Truncated {
-                file: file.to_owned(),
-                reason: format!("deflated data set is cut short: {e}"),
-            });
-        }
-        Err(Inflate::TooLarge(limit)) => {
-            return Err(super::guard::inflates_too_much(file, limit));
-        }
-    };
+    let inflated = inflate_data_set(&bytes[start..], file)?;
     drop(bytes);
     // Declared lengths against the inflated bytes, before dicom-rs reserves them.
     super::guard::check_inflated(&inflated, mode == ReadMode::Header, file)?;
@@ -341,6 +330,19 @@ enum Inflate {
     /// Would inflate to more than this many bytes (a file size bounds nothing once data is
     /// deflated).
     TooLarge(u64),
+}
+
+/// A deflated data set inflated whole, under [`super::guard::MAX_INFLATED_BYTES`], or why
+/// not in the words of a truncated or oversized file.
+fn inflate_data_set(deflated: &[u8], file: &str) -> Result<Vec<u8>, DicomError> {
+    match inflate_all(deflated, super::guard::MAX_INFLATED_BYTES) {
+        Ok(d) => Ok(d),
+        Err(Inflate::Broken(e)) => Err(DicomError::Truncated {
+            file: file.to_owned(),
+            reason: format!("deflated data set is cut short: {e}"),
+        }),
+        Err(Inflate::TooLarge(limit)) => Err(super::guard::inflates_too_much(file, limit)),
+    }
 }
 
 /// Inflates a whole raw deflate stream, to at most `limit` bytes, with the thread's
@@ -467,18 +469,7 @@ pub fn open_native_image(path: &Path, file: &str) -> Result<Option<NativeImage>,
     let media_sop_class = media_sop_class(&meta);
     let (data, offset) = match ts.as_str() {
         DEFLATED_EXPLICIT_LE if walked == Walked::DeflatedLeft => {
-            let inflated = match inflate_all(&bytes[start..], super::guard::MAX_INFLATED_BYTES) {
-                Ok(d) => d,
-                Err(Inflate::Broken(e)) => {
-                    return Err(DicomError::Truncated {
-                        file: file.to_owned(),
-                        reason: format!("deflated data set is cut short: {e}"),
-                    });
-                }
-                Err(Inflate::TooLarge(limit)) => {
-                    return Err(super::guard::inflates_too_much(file, limit));
-                }
-            };
+            let inflated = inflate_data_set(&bytes[start..], file)?;
             super::guard::check_inflated(&inflated, false, file)?;
             (inflated, 0)
         }

@@ -858,46 +858,53 @@ impl<'a> Shades<'a> {
         self.index[usize::from(g)]
     }
 
-    /// Appends the palette index of every value: window and palette index in one loop
-    /// LLVM vectorises ([`ramp_indices`]; a lookup pass after the window was a third of
-    /// the windowing time), or for a window of width ≤ 1 level by level then the lookup.
+    /// Appends the palette index of every value: for a window wider than one level, window
+    /// and palette index in one loop LLVM vectorises ([`ramp_indices`]; a lookup pass after
+    /// the window was a third of the windowing time), else value by value ([`Shades::of`]).
     fn extend(&self, values: &[f32], out: &mut Vec<u8>) {
-        let start = out.len();
-        if self.window.width > 1.0 {
-            out.resize(start + values.len(), 0);
-            let (c, den) = (self.window.center - 0.5, self.window.width - 1.0);
-            ramp_indices(values, c, den, self.flip, &mut out[start..]);
+        if self.window.width <= 1.0 {
+            out.extend(values.iter().map(|&v| self.of(v)));
             return;
         }
-        window_levels_into(values, self.window, out);
-        for g in &mut out[start..] {
-            *g = self.index[usize::from(*g)];
-        }
+        let start = out.len();
+        out.resize(start + values.len(), 0);
+        let (c, den) = (self.window.center - 0.5, self.window.width - 1.0);
+        ramp_indices(values, c, den, self.flip, &mut out[start..]);
     }
 }
 
+/// `window_level` of every value, the way the key images compute it (tests compare it with
+/// the formula): in a loop without branches or libm calls for a window wider than one
+/// level, where the two cut-offs of the VOI function are exactly where the linear ramp
+/// leaves 0..=255, so a clamp does them, and the ramp is non-negative there, so adding 0.5
+/// and truncating rounds it.
 #[cfg(test)]
 fn window_levels(values: &[f32], w: Window) -> Vec<u8> {
-    let mut out = Vec::with_capacity(values.len());
-    window_levels_into(values, w, &mut out);
+    if w.width <= 1.0 {
+        return values
+            .iter()
+            .map(|&v| window_level(f64::from(v), w))
+            .collect();
+    }
+    let mut out = vec![0; values.len()];
+    ramp_levels(values, w.center - 0.5, w.width - 1.0, &mut out);
     out
 }
 
-/// Appends `window_level` of every value, in a loop without branches or libm calls (it
-/// runs for every pixel shown): for a window wider than one level, the two cut-offs of the
-/// VOI function are exactly where the linear ramp leaves 0..=255, so a clamp does them, and
-/// the ramp is non-negative there, so adding 0.5 and truncating rounds it.
-fn window_levels_into(values: &[f32], w: Window, out: &mut Vec<u8>) {
-    if w.width <= 1.0 {
-        out.extend(values.iter().map(|&v| window_level(f64::from(v), w)));
-        return;
-    }
-    let start = out.len();
-    out.resize(start + values.len(), 0);
-    ramp::<false>(values, w.center - 0.5, w.width - 1.0, 0, &mut out[start..]);
+/// [`ramp_level`] of every value into `out` ([`ramp`] without the palette index).
+#[cfg(test)]
+fn ramp_levels(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
+    ramp::<false>(values, c, den, 0, out);
 }
 
-/// [`ramp_level`] of every value into `out`, on the widest vectors the CPU has.
+/// [`ramp_level`] of every value and then its palette index ([`grey_index`] of the level
+/// XOR `flip`), in the same loop.
+fn ramp_indices(values: &[f32], c: f64, den: f64, flip: u8, out: &mut [u8]) {
+    ramp::<true>(values, c, den, flip, out);
+}
+
+/// [`ramp_level`] of every value into `out` (with `INDEX`, its palette index), on the
+/// widest vectors the CPU has.
 ///
 /// The window is the per-pixel cost of a key image (every thumbnail pixel and every source
 /// pixel of the crop) and its f64 division limits it. The portable build targets SSE2
@@ -905,17 +912,6 @@ fn window_levels_into(values: &[f32], w: Window, out: &mut Vec<u8>) {
 /// same IEEE operations on four or eight lanes, so the bytes are the same (a test compares
 /// every variant the CPU runs with the portable one). 16 k CT values, this project's
 /// 2-core EPYC VM: 1.35–2.07 ns a value portable, 0.98–1.03 AVX2, 0.72–0.80 AVX-512.
-#[cfg(test)]
-fn ramp_levels(values: &[f32], c: f64, den: f64, out: &mut [u8]) {
-    ramp::<false>(values, c, den, 0, out);
-}
-
-/// [`ramp_levels`] and then each level's palette index ([`grey_index`] of the level XOR
-/// `flip`), in the same loop.
-fn ramp_indices(values: &[f32], c: f64, den: f64, flip: u8, out: &mut [u8]) {
-    ramp::<true>(values, c, den, flip, out);
-}
-
 fn ramp<const INDEX: bool>(values: &[f32], c: f64, den: f64, flip: u8, out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -958,7 +954,7 @@ fn ramp_avx2<const INDEX: bool>(values: &[f32], c: f64, den: f64, flip: u8, out:
 }
 
 /// [`window_level`] of a window wider than one level (`c` = centre − 0.5, `den` =
-/// width − 1), as [`window_levels_into`] computes it.
+/// width − 1), as [`ramp_levels`] and [`ramp_indices`] compute it.
 ///
 /// The truncation is the one `unsafe` of the module: the checked `as u8` re-clamps and
 /// tests for NaN what is already clamped: 18 instructions a pixel against 11 unchecked,

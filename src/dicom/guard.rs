@@ -526,7 +526,7 @@ struct Header {
     sequence: bool,
     /// Size of one value of its VR: dicom-parser reads numeric and AT values whole, so of
     /// a length that is not a multiple of it, the last bytes are left to be read as the
-    /// next element's header (lean.rs' `whole_words` is the same rule).
+    /// next element's header (lean.rs' `whole_words` uses the same [`word_size`]).
     word: u32,
 }
 
@@ -538,7 +538,7 @@ impl Header {
 }
 
 /// Size of one value of `vr` as dicom-parser 0.10.1 reads it (1: read as bytes or text).
-fn word_size(vr: VR) -> u32 {
+pub(super) fn word_size(vr: VR) -> u32 {
     match vr {
         VR::US | VR::SS | VR::OW => 2,
         VR::AT | VR::UL | VR::SL | VR::FL | VR::OF | VR::OL => 4,

@@ -290,13 +290,7 @@ fn whole_words(header: &DataElementHeader) -> bool {
     let Some(len) = header.length().get() else {
         return false;
     };
-    let word = match header.vr() {
-        VR::US | VR::SS | VR::OW => 2,
-        VR::AT | VR::UL | VR::SL | VR::FL | VR::OF | VR::OL => 4,
-        VR::FD | VR::OD | VR::UV | VR::SV | VR::OV => 8,
-        _ => 1,
-    };
-    len % word == 0
+    len % super::guard::word_size(header.vr()) == 0
 }
 
 impl<S: StatefulDecode> StatefulDecode for SkipUnread<'_, S> {

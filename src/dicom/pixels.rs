@@ -368,9 +368,10 @@ fn decode_slice_inner(path: &Path, frame: u32, route: Route) -> Result<DecodedSl
                 obj: &img.opened.obj,
                 path,
             };
-            let pixels = Pixels::Native(img.pixel_bytes());
-            if let Some(d) = decode_with(&h, &img.opened.transfer_syntax, frame, pixels)? {
-                return Ok(d);
+            let ts = &img.opened.transfer_syntax;
+            // a frame it cannot read in place goes the general way below
+            if let Some(samples) = native_frame(&h, ts, frame, Some(img.pixel_bytes())) {
+                return decode_with(&h, ts, frame, Pixels::InPlace(samples));
             }
         }
     }
@@ -385,18 +386,13 @@ fn decode_slice_inner(path: &Path, frame: u32, route: Route) -> Result<DecodedSl
         obj: &obj,
         via_codec: route == Route::Codec,
     };
-    match decode_with(&h, &ts_uid, frame, pixels)? {
-        Some(d) => Ok(d),
-        None => Err(h.unsupported("pixel data this build cannot read in place".into())),
-    }
+    decode_with(&h, &ts_uid, frame, pixels)
 }
 
 /// Where a frame's stored samples come from.
-#[derive(Clone, Copy)]
 enum Pixels<'o> {
-    /// The PixelData value as stored, read in place; a frame it cannot give (see
-    /// `native_frame`) makes `decode_with` give up (`None`).
-    Native(&'o [u8]),
+    /// Already read in place from the file (`native_frame`).
+    InPlace(Samples<'o>),
     /// The object's PixelData: in place when native (unless `via_codec`), else through
     /// dicom-pixeldata.
     Object {
@@ -405,14 +401,13 @@ enum Pixels<'o> {
     },
 }
 
-/// Decodes `frame` of the image `h` describes; `None` only for `Pixels::Native` when the
-/// samples cannot be read in place (the caller then reads the file the general way).
+/// Decodes `frame` of the image `h` describes.
 fn decode_with(
     h: &Header<'_>,
     ts_uid: &str,
     frame: u32,
     pixels: Pixels<'_>,
-) -> Result<Option<DecodedSlice>, PixelError> {
+) -> Result<DecodedSlice, PixelError> {
     let path = h.path;
     check_transfer_syntax(h, ts_uid)?;
 
@@ -448,10 +443,7 @@ fn decode_with(
 
     let decoded;
     let samples = match pixels {
-        Pixels::Native(data) => match native_frame(h, ts_uid, frame, Some(data)) {
-            Some(s) => s,
-            None => return Ok(None),
-        },
+        Pixels::InPlace(s) => s,
         Pixels::Object { obj, via_codec } => {
             match (!via_codec)
                 .then(|| native_frame(h, ts_uid, frame, None))
@@ -492,7 +484,7 @@ fn decode_with(
         g.cols = cols;
         g
     });
-    Ok(Some(DecodedSlice {
+    Ok(DecodedSlice {
         rows,
         cols,
         values,
@@ -504,7 +496,7 @@ fn decode_with(
         transfer_syntax: ts_uid.to_string(),
         rescale_slope: slope,
         rescale_intercept: intercept,
-    }))
+    })
 }
 
 /// One frame's stored samples as the value's `to_bytes` gives them (native byte order for

@@ -196,6 +196,25 @@ pub fn media_sop_class(meta: &dicom_object::meta::FileMetaTable) -> Option<Strin
     (!uid.is_empty()).then(|| uid.to_owned())
 }
 
+/// The file meta group of a Part 10 file held in memory (128-byte preamble, `DICM`, then
+/// the group, explicit VR little endian, whose (0002,0000) gives its length): the table
+/// and where the data set starts. `None` when the file is not laid out so, or the group
+/// does not parse. Callers have had the length guard walk the group first: dicom-object
+/// reserves a declared length before reading it.
+fn part10_meta(bytes: &[u8]) -> Option<(dicom_object::meta::FileMetaTable, usize)> {
+    if bytes.get(128..132)? != b"DICM" {
+        return None;
+    }
+    // (0002,0000): tag(4) "UL"(2) length(2) value(4)
+    let b = bytes.get(132..144)?;
+    if b[0..4] != [0x02, 0x00, 0x00, 0x00] || &b[4..6] != b"UL" {
+        return None;
+    }
+    let start = 144 + u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize;
+    let meta = dicom_object::meta::FileMetaTable::from_reader(bytes.get(128..start)?).ok()?;
+    Some((meta, start))
+}
+
 /// A deflated data set is only known to be whole once all of it is inflated, so inflate it
 /// once, in one call into one buffer, and parse the object from memory. Letting
 /// dicom-object parse through its own deflate reader instead feeds the inflater a few bytes
@@ -211,32 +230,15 @@ fn open_deflated(
         file: file.to_owned(),
         source,
     };
-    let base = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
-        132
-    } else {
-        0
-    };
-    // The meta group is never deflated; (0002,0000) gives its length (explicit VR LE:
-    // tag(4) "UL"(2) len(2) value(4)). Without it the ordinary parser decides.
-    // (the length guard has moved the file position)
+    // The meta group is never deflated; read enough of the file to hold it
+    // (the length guard has moved the file position).
     f.seek(SeekFrom::Start(bytes.len() as u64)).map_err(io)?;
     (&mut *f)
         .take(META_PEEK.saturating_sub(bytes.len() as u64))
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    let b = &bytes[base.min(bytes.len())..];
-    if b.len() < 12 || b[0..4] != [0x02, 0x00, 0x00, 0x00] || &b[4..6] != b"UL" {
-        return Ok(None);
-    }
-    let start = base + 12 + u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize;
-    if start > bytes.len() {
-        return Ok(None);
-    }
-    // FileMetaTable reads the magic code first
-    if base < 4 {
-        return Ok(None);
-    }
-    let Ok(meta) = dicom_object::meta::FileMetaTable::from_reader(&bytes[base - 4..start]) else {
+    // Without a preamble and a group length the ordinary parser decides.
+    let Some((meta, start)) = part10_meta(&bytes) else {
         return Ok(None);
     };
     if meta.transfer_syntax().trim_end_matches(['\0', ' ']) != DEFLATED_EXPLICIT_LE {
@@ -440,7 +442,7 @@ pub fn open_native_image(path: &Path, file: &str) -> Result<Option<NativeImage>,
         file: file.to_owned(),
         source,
     })?;
-    if bytes.len() < 144 || &bytes[128..132] != b"DICM" {
+    if bytes.get(128..132) != Some(b"DICM".as_slice()) {
         return Ok(None);
     }
     // Every declared length, the meta group's first, is checked before dicom-object reads
@@ -450,16 +452,7 @@ pub fn open_native_image(path: &Path, file: &str) -> Result<Option<NativeImage>,
         Ok(w @ (Walked::Done | Walked::DeflatedLeft)) => w,
         _ => return Ok(None),
     };
-    // (0002,0000) UL gives the meta group's length (explicit VR LE: tag, "UL", length 4)
-    let b = &bytes[132..];
-    if b[0..4] != [0x02, 0x00, 0x00, 0x00] || &b[4..6] != b"UL" {
-        return Ok(None);
-    }
-    let start = 144 + u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize;
-    let Some(meta_bytes) = bytes.get(128..start) else {
-        return Ok(None);
-    };
-    let Ok(meta) = dicom_object::meta::FileMetaTable::from_reader(meta_bytes) else {
+    let Some((meta, start)) = part10_meta(&bytes) else {
         return Ok(None);
     };
     let ts = meta

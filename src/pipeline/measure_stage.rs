@@ -270,55 +270,54 @@ type PlacedLine = ([[f64; 3]; 2], Option<f64>);
 /// A line of an SR measurement placed in patient mm: its end points and, for a 2D SCOORD,
 /// the position of its image along the image normal.
 fn place_line(index: &ExportIndex, lin: &Linear) -> Result<Option<PlacedLine>, String> {
-    for c in &lin.coords {
-        match c {
-            SrCoord::Patient { points, .. } if points.len() >= 2 => {
-                let (Some(a), Some(b)) = (points.first(), points.last()) else {
-                    continue;
-                };
-                return Ok(Some(([*a, *b], None)));
-            }
-            SrCoord::Image {
-                points,
-                sop_instance_uid,
-                ..
-            } if points.len() >= 2 => {
-                let Some(uid) = sop_instance_uid else {
-                    return Err("SCOORD names no image".into());
-                };
-                let Some(plane) = index.images.get(uid).and_then(|r| r.plane.as_ref()) else {
-                    return Err(format!(
-                        "SCOORD image {uid} is not in the export (or has no geometry)"
-                    ));
-                };
-                let (Some(a), Some(b)) = (points.first(), points.last()) else {
-                    continue;
-                };
-                return Ok(Some((
-                    [
-                        plane.scoord_to_patient(a[0], a[1]),
-                        plane.scoord_to_patient(b[0], b[1]),
-                    ],
-                    Some(plane.position_along_normal()),
-                )));
-            }
-            _ => {}
+    match line_coord(lin) {
+        None => Ok(None),
+        Some(SrCoord::Patient { points, .. }) => {
+            Ok(Some(([points[0], points[points.len() - 1]], None)))
         }
-    }
-    Ok(None)
-}
-
-/// The image of the SCOORD [`place_line`] places a line by, when it is a 2D one.
-fn line_image(lin: &Linear) -> Option<String> {
-    lin.coords.iter().find_map(|c| match c {
-        SrCoord::Patient { points, .. } if points.len() >= 2 => Some(None),
-        SrCoord::Image {
+        Some(SrCoord::Image {
             points,
             sop_instance_uid,
             ..
-        } if points.len() >= 2 => Some(sop_instance_uid.clone()),
-        _ => None,
-    })?
+        }) => {
+            let Some(uid) = sop_instance_uid else {
+                return Err("SCOORD names no image".into());
+            };
+            let Some(plane) = index.images.get(uid).and_then(|r| r.plane.as_ref()) else {
+                return Err(format!(
+                    "SCOORD image {uid} is not in the export (or has no geometry)"
+                ));
+            };
+            let (a, b) = (points[0], points[points.len() - 1]);
+            Ok(Some((
+                [
+                    plane.scoord_to_patient(a[0], a[1]),
+                    plane.scoord_to_patient(b[0], b[1]),
+                ],
+                Some(plane.position_along_normal()),
+            )))
+        }
+    }
+}
+
+/// The coordinates a line is placed by: its first SCOORD or SCOORD3D of two points or
+/// more (end points: the first and the last).
+fn line_coord(lin: &Linear) -> Option<&SrCoord> {
+    lin.coords.iter().find(|c| match c {
+        SrCoord::Patient { points, .. } => points.len() >= 2,
+        SrCoord::Image { points, .. } => points.len() >= 2,
+    })
+}
+
+/// The image of the coordinates [`place_line`] places a line by, when they are a 2D
+/// SCOORD.
+fn line_image(lin: &Linear) -> Option<String> {
+    match line_coord(lin)? {
+        SrCoord::Image {
+            sop_instance_uid, ..
+        } => sop_instance_uid.clone(),
+        SrCoord::Patient { .. } => None,
+    }
 }
 
 /// The reader's own values (mm). A length is computed from the line's end points only when

@@ -857,20 +857,23 @@ fn key_images_are_drawn_on_the_image_the_object_names() {
             .any(|k| g[*k].as_str() == Some(id))
         })
     };
+    let measure = |a, keep_shapes| {
+        measure_annotation_keeping(
+            &dir,
+            &index,
+            a,
+            &MeasureOptions::default(),
+            &SegOptions::default(),
+            keep_shapes,
+        )
+    };
     let mut checked = BTreeMap::new();
     for a in index
         .annotations
         .iter()
         .filter(|a| a.patient_id == "SYN0001")
     {
-        let m = measure_annotation_keeping(
-            &dir,
-            &index,
-            a,
-            &MeasureOptions::default(),
-            &SegOptions::default(),
-            true,
-        );
+        let m = measure(a, true);
         let (images, missing) =
             render_annotation(&series, a, &m.rows, &m.shapes, &KeyImageOptions::default());
         assert!(missing.is_empty(), "{}: {missing:?}", a.path);
@@ -909,14 +912,7 @@ fn key_images_are_drawn_on_the_image_the_object_names() {
         .iter()
         .find(|a| a.path == "seg_binary_highdicom.dcm")
         .unwrap();
-    let m = measure_annotation_keeping(
-        &dir,
-        &index,
-        a,
-        &MeasureOptions::default(),
-        &SegOptions::default(),
-        false,
-    );
+    let m = measure(a, false);
     let (images, missing) = render_annotation(
         &series,
         a,

@@ -135,18 +135,9 @@ fn demo_run_gives_the_simulated_responses_and_every_output() {
     assert_eq!(images.lines().count() - 1, measured);
     // highdicom wrote each SEG frame's source CT image: every key image is drawn on it.
     let mut rdr = csv::Reader::from_reader(images.as_bytes());
-    let by = rdr
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "source_by")
-        .unwrap();
-    let uid = rdr
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "source_sop_instance_uid")
-        .unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (by, uid) = (col("source_by"), col("source_sop_instance_uid"));
     for r in rdr.records() {
         let r = r.unwrap();
         assert_eq!((&r[by], r[uid].is_empty()), ("reference", false), "{r:?}");
